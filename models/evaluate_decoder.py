@@ -1,0 +1,206 @@
+"""Judge the AvatarDecoder on held-out bodies (seeds never used for fitting), beside a quadratic ridge baseline.
+
+Metrics (all written to ``report.json`` and drawn in ``report.png``):
+- mean point-to-point vertex error (mm) on ``heldout_macro`` (local changes 0) and ``heldout_local`` (local
+  changes ~ N(0, 0.25)), from sex+age+height+weight(+chest+waist+hips), refinement off and on, per sex and age
+  band; the baseline is a ridge regression on quadratic features of the same inputs, fitted on the same data;
+- refinement accuracy: stature, mass and girth errors against the request;
+- height monotonicity (+1 cm request -> +1 cm stature) and seed variety (20 seeds, one request).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from models.decoder import AvatarDecoder, decode, latent_for_seed, prior_covariance
+from models.refine import Refiner
+from models.train_decoder import TRAIN_SETS, load_population, mask_for
+from pipeline.attributes import ATTRIBUTE_ORDER, normalise_columns
+from pipeline.body_model import BodyModel, load_body_model
+
+INPUTS = {
+    "sex_age_height_weight_girths": ("sex", "age_years", "height_cm", "weight_kg", "chest_cm", "waist_cm",
+                                     "hips_cm"),
+    "sex_age_height_weight": ("sex", "age_years", "height_cm", "weight_kg"),
+}
+AGE_BANDS = ((0, 2), (2, 12), (12, 18), (18, 60), (60, 91))
+TARGET_KEYS = {"height_cm": "stature_cm", "weight_kg": "mass_kg", "chest_cm": "chest_cm", "waist_cm": "waist_cm",
+               "hips_cm": "hips_cm"}
+
+
+def quadratic_features(a: np.ndarray) -> np.ndarray:
+    iu = np.triu_indices(a.shape[1])
+    quad = (a[:, :, None] * a[:, None, :])[:, iu[0], iu[1]]
+    return np.concatenate([np.ones((a.shape[0], 1)), a, quad], axis=1)
+
+
+class RidgeBaseline:
+    """Quadratic ridge regression from the given (normalised) inputs to the coefficients."""
+
+    def __init__(self, raw: np.ndarray, coeffs: np.ndarray, keys: tuple[str, ...], lam: float = 1e-3) -> None:
+        self.cols = [ATTRIBUTE_ORDER.index(k) for k in keys]
+        x = quadratic_features(self._norm(raw))
+        self.w = np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ coeffs)
+
+    def _norm(self, raw: np.ndarray) -> np.ndarray:
+        return normalise_columns(raw, np.ones_like(raw))[:, self.cols].astype(np.float64)
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        return quadratic_features(self._norm(raw)) @ self.w
+
+
+def vertex_error_mm(body: BodyModel, c_pred: np.ndarray, c_true: np.ndarray, chunk: int = 100) -> np.ndarray:
+    """(n,) mean point-to-point vertex distance per body, mm."""
+    out = []
+    for i in range(0, len(c_pred), chunk):
+        d = body.vertices(c_pred[i:i + chunk]) - body.vertices(c_true[i:i + chunk])
+        out.append(np.linalg.norm(d, axis=-1).mean(axis=1) * 1000)
+    return np.concatenate(out)
+
+
+def decode_raw(model: AvatarDecoder, raw: np.ndarray, keys: tuple[str, ...], z: np.ndarray | None = None
+               ) -> np.ndarray:
+    """Decode raw attribute columns (ATTRIBUTE_ORDER units) with only ``keys`` given."""
+    m = mask_for(keys, raw.shape[0])
+    return decode(model, normalise_columns(raw, m), m, z)
+
+
+def targets_for(raw: np.ndarray, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    out = {}
+    for spec_key, mkey in TARGET_KEYS.items():
+        col = raw[:, ATTRIBUTE_ORDER.index(spec_key)]
+        out[mkey] = col if spec_key in keys else np.full(len(col), np.nan)
+    return out
+
+
+def breakdown(err: np.ndarray, raw: np.ndarray) -> dict:
+    sex, age = raw[:, 0], raw[:, 1]
+    out = {"female_sex_lt_0.5": float(err[sex < 0.5].mean()), "male_sex_ge_0.5": float(err[sex >= 0.5].mean())}
+    for lo, hi in AGE_BANDS:
+        sel = (age >= lo) & (age < hi)
+        if sel.any():
+            out[f"age_{lo}_{hi}"] = float(err[sel].mean())
+    return out
+
+
+def evaluate(weights: Path, body: BodyModel | None = None, n_monotone: int = 40) -> dict:
+    body = body or load_body_model()
+    model = AvatarDecoder.load(weights)
+    pop = load_population(body)
+    train_raw = np.concatenate([pop[s]["raw"] for s in TRAIN_SETS])
+    train_c = np.concatenate([pop[s]["coefficients"] for s in TRAIN_SETS])
+    refiner = Refiner(body, prior_cov=prior_covariance(model))
+    report: dict = {"heldout": {}}
+    for set_name in ("heldout_macro", "heldout_local"):
+        raw, c_true = pop[set_name]["raw"], pop[set_name]["coefficients"]
+        for label, keys in INPUTS.items():
+            base = RidgeBaseline(train_raw, train_c, keys)
+            e_base = vertex_error_mm(body, base(raw), c_true)
+            c_dec = decode_raw(model, raw, keys)
+            e_dec = vertex_error_mm(body, c_dec, c_true)
+            c_ref, achieved = refiner(c_dec, targets_for(raw, keys))
+            e_ref = vertex_error_mm(body, c_ref, c_true)
+            acc = {}
+            for spec_key, mkey in TARGET_KEYS.items():
+                if spec_key not in keys:
+                    continue
+                want = raw[:, ATTRIBUTE_ORDER.index(spec_key)]
+                err = achieved[mkey] - want
+                acc[mkey] = {"abs_p95": float(np.quantile(np.abs(err), 0.95)), "abs_max": float(np.abs(err).max()),
+                             "rel_p95": float(np.quantile(np.abs(err / want), 0.95))}
+            report["heldout"][f"{set_name}/{label}"] = {
+                "n": len(raw),
+                "decoder_mm": float(e_dec.mean()), "baseline_ridge_mm": float(e_base.mean()),
+                "improvement_vs_baseline": float(1 - e_dec.mean() / e_base.mean()),
+                "decoder_refined_mm": float(e_ref.mean()),
+                "decoder_by_group_mm": breakdown(e_dec, raw), "refined_by_group_mm": breakdown(e_ref, raw),
+                "refinement_accuracy": acc,
+            }
+            print(f"  {set_name:14s} {label:30s} decoder {e_dec.mean():6.2f} mm  ridge {e_base.mean():6.2f} mm  "
+                  f"refined {e_ref.mean():6.2f} mm", flush=True)
+
+    # monotone: +1 cm requested height -> +1 cm stature (refinement on), adults and children
+    raw = pop["heldout_macro"]["raw"][:n_monotone]
+    keys = INPUTS["sex_age_height_weight"]
+    up = raw.copy()
+    up[:, ATTRIBUTE_ORDER.index("height_cm")] += 1.0
+    _, a0 = refiner(decode_raw(model, raw, keys), targets_for(raw, keys))
+    _, a1 = refiner(decode_raw(model, up, keys), targets_for(up, keys))
+    step = a1["stature_cm"] - a0["stature_cm"]
+    report["monotone_height"] = {"n": int(n_monotone), "step_cm_min": float(step.min()),
+                                 "step_cm_max": float(step.max()),
+                                 "within_1mm": float(np.mean(np.abs(step - 1.0) <= 0.1))}
+
+    # seed variety: 20 seeds, one request, refinement on
+    one = pop["heldout_macro"]["raw"][[0]].repeat(20, axis=0)
+    keys = INPUTS["sex_age_height_weight_girths"]
+    z = np.stack([latent_for_seed(s, model.cfg.latent_dim) for s in range(20)])
+    c_seeds, ach = refiner(decode_raw(model, one, keys, z), targets_for(one, keys))
+    v = body.vertices(c_seeds)
+    pair = np.linalg.norm(v[:, None] - v[None], axis=-1).mean(-1) * 1000
+    report["seed_variety"] = {
+        "request": {k: float(one[0, i]) for i, k in enumerate(ATTRIBUTE_ORDER) if k in keys},
+        "mean_pairwise_vertex_distance_mm": float(pair[np.triu_indices(20, 1)].mean()),
+        "max_vertex_displacement_between_seeds_mm": float(
+            np.linalg.norm(v[:, None] - v[None], axis=-1).max() * 1000),
+        "stature_spread_mm": float(np.ptp(ach["stature_cm"]) * 10),
+        "mass_spread_percent": float(np.ptp(ach["mass_kg"]) / one[0, 3] * 100),
+        "waist_spread_mm": float(np.ptp(ach["waist_cm"]) * 10),
+    }
+    return report
+
+
+def plot(report: dict, training: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
+    h = training["history"]
+    ax[0].semilogy(h["seconds"], h["train_rms_mm"], label="train (random masks)")
+    ax[0].semilogy(h["seconds"], h["val_rms_mm"], label="validation")
+    ax[0].set_xlabel("seconds (2 CPU threads)")
+    ax[0].set_ylabel("RMS vertex error (mm)")
+    ax[0].set_title("AvatarDecoder training")
+    ax[0].legend()
+    rows = list(report["heldout"].items())
+    x = np.arange(len(rows))
+    w = 0.27
+    ax[1].bar(x - w, [r["baseline_ridge_mm"] for _, r in rows], w, label="quadratic ridge")
+    ax[1].bar(x, [r["decoder_mm"] for _, r in rows], w, label="decoder")
+    ax[1].bar(x + w, [r["decoder_refined_mm"] for _, r in rows], w, label="decoder + refinement")
+    ax[1].set_xticks(x, [k.replace("heldout_", "").replace("/sex_age_height_weight", "\n4 inputs")
+                         .replace("_girths", "\n+ girths") for k, _ in rows], fontsize=8)
+    ax[1].set_ylabel("mean vertex error (mm), held-out")
+    ax[1].set_yscale("log")
+    ax[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def evaluate_and_report(weights: Path) -> dict:
+    """Evaluate the weights in a folder and write report.json and report.png there."""
+    report = evaluate(weights)
+    training = json.loads((weights / "training_log.json").read_text())
+    report["training"] = {k: v for k, v in training.items() if k != "history"}
+    (weights / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    plot(report, training, weights / "report.png")
+    return report
+
+
+def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--weights", type=Path, default=Path(__file__).resolve().parent / "weights" / "decoder")
+    args = ap.parse_args()
+    report = evaluate_and_report(args.weights)
+    print(json.dumps({k: v for k, v in report.items() if k not in ("heldout", "training")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
