@@ -51,30 +51,30 @@ def test_torch_anthropometry_equals_numpy(body):
         assert np.allclose(t[k].numpy(), ours[k], rtol=1e-9, atol=1e-9), k
 
 
+def _errors_beside_baseline(body, pop, decoder, set_name, keys):
+    """Mean vertex error (mm) of the decoder and of the quadratic ridge baseline on N held-out bodies."""
+    raw, c_true = pop[set_name]["raw"][:N], pop[set_name]["coefficients"][:N]
+    train_raw = np.concatenate([pop[s]["raw"] for s in TRAIN_SETS])
+    train_c = np.concatenate([pop[s]["coefficients"] for s in TRAIN_SETS])
+    e_dec = vertex_error_mm(body, decode_raw(decoder, raw, keys), c_true).mean()
+    e_base = vertex_error_mm(body, RidgeBaseline(train_raw, train_c, keys)(raw), c_true).mean()
+    return e_dec, e_base
+
+
 # Issue 3 asks for >= 25 % better than the ridge baseline on both input sets. Measured on the 500 held-out bodies:
 # 72 % with girths, 24.9 % from sex+age+height+weight (3.95 vs 5.27 mm; the issue is left open on this point).
 # The second row guards the level reached, not the goal.
 @pytest.mark.parametrize("label, limit, gain", [("sex_age_height_weight_girths", 3.0, 0.25),
                                                ("sex_age_height_weight", 4.5, 0.24)])
 def test_accuracy_on_heldout_macro_bodies_beats_ridge(body, pop, decoder, label, limit, gain):
-    keys = INPUTS[label]
-    raw, c_true = pop["heldout_macro"]["raw"][:N], pop["heldout_macro"]["coefficients"][:N]
-    train_raw = np.concatenate([pop[s]["raw"] for s in TRAIN_SETS])
-    train_c = np.concatenate([pop[s]["coefficients"] for s in TRAIN_SETS])
-    e_dec = vertex_error_mm(body, decode_raw(decoder, raw, keys), c_true).mean()
-    e_base = vertex_error_mm(body, RidgeBaseline(train_raw, train_c, keys)(raw), c_true).mean()
+    e_dec, e_base = _errors_beside_baseline(body, pop, decoder, "heldout_macro", INPUTS[label])
     print(f"{label}: decoder {e_dec:.2f} mm, quadratic ridge {e_base:.2f} mm")
     assert e_dec <= limit
     assert e_dec <= (1 - gain) * e_base
 
 
 def test_accuracy_on_heldout_bodies_with_local_changes_beats_ridge(body, pop, decoder):
-    keys = INPUTS["sex_age_height_weight_girths"]
-    raw, c_true = pop["heldout_local"]["raw"][:N], pop["heldout_local"]["coefficients"][:N]
-    train_raw = np.concatenate([pop[s]["raw"] for s in TRAIN_SETS])
-    train_c = np.concatenate([pop[s]["coefficients"] for s in TRAIN_SETS])
-    e_dec = vertex_error_mm(body, decode_raw(decoder, raw, keys), c_true).mean()
-    e_base = vertex_error_mm(body, RidgeBaseline(train_raw, train_c, keys)(raw), c_true).mean()
+    e_dec, e_base = _errors_beside_baseline(body, pop, decoder, "heldout_local", INPUTS["sex_age_height_weight_girths"])
     print(f"local changes: decoder {e_dec:.2f} mm, quadratic ridge {e_base:.2f} mm")
     assert e_dec < e_base
 
