@@ -1,0 +1,165 @@
+"""AvatarData -> Blender objects (bpy only here): an armature, a skinned mesh with UVs and a material.
+
+Layout: one collection per avatar holding ``<name>_rig`` (armature object, rest pose = the decoded body) and
+``<name>`` (mesh object parented to it, vertex groups per bone, Armature modifier). The request, seed, rig and
+measurements are stored as custom properties on the armature object (``avatar_*``) so the avatar can be
+regenerated in place: ``update_avatar`` keeps object names, the armature's action and its keyframes.
+Arrays go through ``foreach_set``; the only Python loops run over bones and over distinct weight values.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from pipeline.avatar_data import AvatarData
+from pipeline.blender_compat import new_principled_material, set_smooth_shading
+
+PROP_PREFIX = "avatar_"
+
+
+def _mesh_from_avatar(avatar: AvatarData, name: str) -> Any:
+    """A new mesh datablock: vertices, triangles, per-corner UVs, smooth shading."""
+    mesh = bpy.data.meshes.new(name)
+    v = avatar.vertices.astype(np.float32)
+    f = avatar.faces.astype(np.int32)
+    mesh.vertices.add(v.shape[0])
+    mesh.vertices.foreach_set("co", v.ravel())
+    mesh.loops.add(f.size)
+    mesh.loops.foreach_set("vertex_index", f.ravel())
+    mesh.polygons.add(f.shape[0])
+    mesh.polygons.foreach_set("loop_start", np.arange(0, f.size, 3, dtype=np.int32))
+    uv = mesh.uv_layers.new(name="UVMap")
+    uv.data.foreach_set("uv", avatar.uvs.astype(np.float32).ravel())
+    mesh.update()
+    mesh.validate(verbose=False)
+    set_smooth_shading(mesh)
+    return mesh
+
+
+def _assign_weights(obj: Any, avatar: AvatarData) -> None:
+    """One vertex group per bone, filled by distinct weight values (not per vertex)."""
+    obj.vertex_groups.clear()
+    groups = [obj.vertex_groups.new(name=n) for n in avatar.bone_names]
+    idx = avatar.skin_indices.ravel()
+    w = avatar.skin_weights.ravel()
+    vert = np.repeat(np.arange(avatar.n_vertices), avatar.influences)
+    keep = w > 0
+    idx, w, vert = idx[keep], w[keep], vert[keep]
+    order = np.lexsort((w, idx))
+    idx, w, vert = idx[order], w[order], vert[order]
+    # runs of equal (bone, weight): one VertexGroup.add call each
+    change = np.flatnonzero((np.diff(idx) != 0) | (np.diff(w) != 0)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(w)]])
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        groups[int(idx[s])].add(vert[s:e].tolist(), float(w[s]), "REPLACE")
+
+
+def _material(avatar: AvatarData, name: str) -> Any:
+    mat, tree, bsdf = new_principled_material(name)
+    bsdf.inputs["Roughness"].default_value = 0.6
+    if avatar.texture is None:
+        bsdf.inputs["Base Color"].default_value = [float(c) for c in avatar.base_color]
+        return mat
+    tex = avatar.texture
+    h, w = tex.shape[:2]
+    img = bpy.data.images.new(f"{name}_albedo", width=w, height=h, alpha=tex.shape[2] == 4)
+    rgba = np.ones((h, w, 4), dtype=np.float32)
+    rgba[..., : tex.shape[2]] = tex.astype(np.float32) / 255.0
+    img.pixels.foreach_set(rgba[::-1].ravel())  # Blender images start at the bottom row
+    img.colorspace_settings.name = "sRGB"
+    img.pack()
+    node = tree.nodes.new("ShaderNodeTexImage")
+    node.image = img
+    tree.links.new(node.outputs["Color"], bsdf.inputs["Base Color"])
+    return mat
+
+
+def _build_bones(arm_obj: Any, avatar: AvatarData) -> None:
+    """(Re)create edit bones from heads, tails and rest matrices (rolls), keeping existing bone names."""
+    view_layer = bpy.context.view_layer
+    previous = view_layer.objects.active
+    view_layer.objects.active = arm_obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        ebones = arm_obj.data.edit_bones
+        wanted = set(avatar.bone_names)
+        for eb in list(ebones):
+            if eb.name not in wanted:
+                ebones.remove(eb)
+        bones = []
+        for j, name in enumerate(avatar.bone_names):
+            eb = ebones.get(name) or ebones.new(name)
+            eb.use_connect = False
+            eb.head = avatar.bone_heads[j].tolist()
+            eb.tail = avatar.bone_tails[j].tolist()
+            eb.matrix = Matrix(avatar.bone_rest[j].tolist())  # sets the roll; keeps head and length
+            bones.append(eb)
+        for j, eb in enumerate(bones):
+            p = int(avatar.bone_parents[j])
+            eb.parent = bones[p] if p >= 0 else None
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        view_layer.objects.active = previous
+
+
+def _store_properties(arm_obj: Any, avatar: AvatarData) -> None:
+    arm_obj[PROP_PREFIX + "name"] = avatar.name
+    arm_obj[PROP_PREFIX + "rig"] = avatar.rig
+    arm_obj[PROP_PREFIX + "influences"] = int(avatar.influences)
+    arm_obj[PROP_PREFIX + "meta"] = json.dumps(avatar.meta, default=float)
+
+
+def build_avatar(avatar: AvatarData, scene: Any | None = None) -> tuple[Any, Any]:
+    """Create the avatar in a new collection of ``scene`` (default: the current scene).
+
+    Returns:
+        (armature object, mesh object).
+    """
+    scene = scene or bpy.context.scene
+    coll = bpy.data.collections.new(avatar.name)
+    scene.collection.children.link(coll)
+    arm = bpy.data.armatures.new(f"{avatar.name}_rig")
+    arm_obj = bpy.data.objects.new(f"{avatar.name}_rig", arm)
+    coll.objects.link(arm_obj)
+    _build_bones(arm_obj, avatar)
+    mesh_obj = bpy.data.objects.new(avatar.name, _mesh_from_avatar(avatar, avatar.name))
+    coll.objects.link(mesh_obj)
+    mesh_obj.parent = arm_obj
+    mod = mesh_obj.modifiers.new("Armature", "ARMATURE")
+    mod.object = arm_obj
+    _assign_weights(mesh_obj, avatar)
+    mesh_obj.data.materials.append(_material(avatar, f"{avatar.name}_skin"))
+    _store_properties(arm_obj, avatar)
+    return arm_obj, mesh_obj
+
+
+def find_mesh(arm_obj: Any) -> Any:
+    """The skinned mesh object of an avatar armature."""
+    for child in arm_obj.children:
+        if child.type == "MESH":
+            return child
+    raise ValueError(f"{arm_obj.name!r} has no avatar mesh")
+
+
+def update_avatar(arm_obj: Any, avatar: AvatarData) -> tuple[Any, Any]:
+    """Regenerate an avatar in place: same objects and names, new body; the armature's action is untouched."""
+    if arm_obj.get(PROP_PREFIX + "name") is None:
+        raise ValueError(f"{arm_obj.name!r} is not an avatar armature (no {PROP_PREFIX}name property)")
+    mesh_obj = find_mesh(arm_obj)
+    _build_bones(arm_obj, avatar)
+    old = mesh_obj.data
+    materials = list(old.materials)
+    mesh_obj.data = _mesh_from_avatar(avatar, old.name)
+    for m in materials:
+        mesh_obj.data.materials.append(m)
+    bpy.data.meshes.remove(old)
+    mesh_obj.data.name = avatar.name
+    _assign_weights(mesh_obj, avatar)
+    _store_properties(arm_obj, avatar)
+    return arm_obj, mesh_obj
