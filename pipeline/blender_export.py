@@ -1,0 +1,96 @@
+"""Export presets through Blender's own exporters (bpy only here): glb, fbx-unity, fbx-unreal, usd.
+
+Presets are data. Exporter keyword names drift between Blender versions, so each preset is filtered against the
+operator's RNA properties; a preset key the running Blender lacks is reported, not silently dropped, by
+``missing_options``. Files are written to a temporary name in the target folder and renamed into place.
+
+Engine conventions:
+- ``glb``: glTF 2.0 binary, Y up, metres, skins with 4 influences, embedded images.
+- ``fbx-unity``: Y up / -Z forward with the space transform baked (Unity's axes), all scale applied into the
+  file so the avatar imports at scale 1 in metres, no leaf bones, deform bones only.
+- ``fbx-unreal``: Z up / -Y forward (Unreal keeps Z up), unit scale applied so Unreal's centimetres get the
+  right size, transforms not baked (Unreal converts axes on import), no leaf bones, deform bones only.
+- ``usd``: UsdSkel with the armature, deform bones only, metres; the avatar is built with 8 influences for it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "glb": {
+        "operator": "export_scene.gltf", "suffix": ".glb", "influences": 4,
+        "options": dict(export_format="GLB", use_selection=True, export_yup=True, export_skins=True,
+                        export_influence_nb=4, export_all_influences=False, export_def_bones=True,
+                        export_animations=False, export_apply=False, export_texcoords=True, export_normals=True,
+                        export_materials="EXPORT", export_image_format="AUTO", export_extras=True),
+    },
+    "fbx-unity": {
+        "operator": "export_scene.fbx", "suffix": ".unity.fbx", "influences": 4,
+        "options": dict(use_selection=True, object_types={"ARMATURE", "MESH"}, axis_forward="-Z", axis_up="Y",
+                        bake_space_transform=True, apply_unit_scale=True, apply_scale_options="FBX_SCALE_ALL",
+                        global_scale=1.0, add_leaf_bones=False, use_armature_deform_only=True,
+                        primary_bone_axis="Y", secondary_bone_axis="X", armature_nodetype="NULL",
+                        mesh_smooth_type="FACE", use_mesh_modifiers=False, bake_anim=False, path_mode="COPY",
+                        embed_textures=True),
+    },
+    "fbx-unreal": {
+        "operator": "export_scene.fbx", "suffix": ".unreal.fbx", "influences": 4,
+        "options": dict(use_selection=True, object_types={"ARMATURE", "MESH"}, axis_forward="-Y", axis_up="Z",
+                        bake_space_transform=False, apply_unit_scale=True, apply_scale_options="FBX_SCALE_NONE",
+                        global_scale=1.0, add_leaf_bones=False, use_armature_deform_only=True,
+                        primary_bone_axis="Y", secondary_bone_axis="X", armature_nodetype="NULL",
+                        mesh_smooth_type="FACE", use_mesh_modifiers=False, bake_anim=False, path_mode="COPY",
+                        embed_textures=True),
+    },
+    "usd": {
+        "operator": "wm.usd_export", "suffix": ".usdc", "influences": 8,
+        "options": dict(selected_objects_only=True, export_armatures=True, only_deform_bones=True,
+                        export_materials=True, export_uvmaps=True, export_normals=True, convert_scene_units="METERS",
+                        export_animation=False),
+    },
+}
+
+
+def _operator(idname: str) -> Any:
+    group, name = idname.split(".")
+    return getattr(getattr(bpy.ops, group), name)
+
+
+def _rna_options(idname: str) -> set[str]:
+    return {p.identifier for p in _operator(idname).get_rna_type().properties}
+
+
+def missing_options(preset: str) -> list[str]:
+    """Preset option names the running Blender's exporter does not know (for version checks and reports)."""
+    p = PRESETS[preset]
+    return sorted(set(p["options"]) - _rna_options(p["operator"]))
+
+
+def export(objects: list[Any], path: Path, preset: str) -> Path:
+    """Export the given objects with a preset to ``path`` (written to a temporary name, then renamed)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown export preset {preset!r}; allowed: {', '.join(PRESETS)}")
+    p = PRESETS[preset]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")  # exporters key the format on the extension
+    known = _rna_options(p["operator"])
+    options = {k: v for k, v in p["options"].items() if k in known}
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(False)
+    for obj in objects:
+        obj.select_set(True)
+    bpy.context.view_layer.objects.active = objects[0]
+    try:
+        result = _operator(p["operator"])(filepath=str(tmp), **options)
+        if "FINISHED" not in result or not tmp.exists():
+            raise RuntimeError(f"Blender's {p['operator']} did not write {path.name} ({result})")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
