@@ -31,7 +31,7 @@ install: $(STAMP) $(VALIDATOR)
 validator: $(VALIDATOR)
 
 demo: install
-	$(PY) -m pipeline generate --spec examples/avatars.toml --out $(OUT)
+	$(PY) -m pipeline generate --spec examples/avatars.toml --out $(OUT) --formats glb,fbx-unity,fbx-unreal,usd
 
 test: install
 	$(PY) -m ruff check .

@@ -22,6 +22,11 @@ from pipeline.blender_compat import new_principled_material, set_smooth_shading
 PROP_PREFIX = "avatar_"
 
 
+def reset_scene() -> None:
+    """An empty scene (factory settings), as every batch item and every bpy-tier test starts from."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
 def _mesh_from_avatar(avatar: AvatarData, name: str) -> Any:
     """A new mesh datablock: vertices, triangles, per-corner UVs, smooth shading."""
     mesh = bpy.data.meshes.new(name)

@@ -27,10 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="make the avatars of a spec file")
     g.add_argument("--spec", type=Path, required=True, help="TOML (or JSON) spec with [[avatar]] tables")
     g.add_argument("--out", type=Path, required=True, help="output folder")
-    g.add_argument("--formats", type=_formats, default=("glb",), help="comma-separated; this build: glb")
+    g.add_argument("--formats", type=_formats, default=("glb",),
+                   help="comma-separated: glb, fbx-unity, fbx-unreal, usd")
     g.add_argument("--rig", default="game_engine", help="game_engine | mixamo | makehuman")
     g.add_argument("--no-preview", action="store_true", help="skip the pyrender previews and contact sheet")
     g.add_argument("--no-refine", action="store_true", help="skip measurement refinement (decoder only)")
+    g.add_argument("--resume", action="store_true",
+                   help="skip avatars already made from the same request with whole files")
+    g.add_argument("--workers", type=int, default=1, help="parallel worker processes")
 
     s = sub.add_parser("sample", help="write a realistic spec for N people")
     s.add_argument("--n", type=int, required=True)
@@ -56,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.generate import GenerateOptions, generate
 
             print(f"Generating avatars of {args.spec} into {args.out} ...", flush=True)
-            manifest, code = generate(args.spec, GenerateOptions(out=args.out, formats=args.formats, rig=args.rig,
-                                                                 preview=not args.no_preview,
-                                                                 refine=not args.no_refine))
+            manifest, code = generate(args.spec, GenerateOptions(
+                out=args.out, formats=args.formats, rig=args.rig, preview=not args.no_preview,
+                refine=not args.no_refine, resume=args.resume, workers=args.workers))
             done = sum(v["status"] == "done" for v in manifest["avatars"].values())
             print(f"{done}/{len(manifest['avatars'])} avatars made in {manifest['timings_s']['total']:.1f} s; "
                   f"manifest: {args.out / 'manifest.json'}"

@@ -1,33 +1,52 @@
 """``avatar generate``: spec file -> decoded, refined, rigged avatars, exported and previewed.
 
-The same function serves the CLI, ``make demo`` and (later) the Blender add-on. Layout and manifest as in
-``shared/INTERFACES.md``. A bad avatar fails with readable lines (stderr and manifest); the others go on.
+The same functions serve the CLI, ``pipeline/run.py`` (inside Blender or with the bpy module), ``make demo`` and
+(later) the Blender add-on. Layout and manifest as in ``shared/INTERFACES.md``.
+
+- Each avatar is decoded on its own (batch size 1), so its output does not depend on which other avatars share
+  the run, how many workers there are, or whether it was resumed.
+- Every file is written to a temporary name and renamed; the manifest is rewritten (atomically) after every
+  avatar, so a killed batch leaves only whole files and a manifest of what is done.
+- ``resume``: an avatar is skipped when its manifest entry is done, its request fingerprint (request, rig,
+  formats, preview, refinement, tool version) is unchanged and every file exists with its recorded sha256.
+- A bad avatar fails with readable lines (stderr and manifest); the others go on.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from pipeline.anthropometry import MEASUREMENT_KEYS
 from pipeline.attributes import AvatarRequest, SpecError, load_spec, normalise_attributes
 from pipeline.body_model import RIG_NAMES, BodyModel, load_body_model
-from pipeline.files import atomic_save_png, atomic_write_json, sha256_file
+from pipeline.files import atomic_write_json, sha256_file
 from pipeline.skin_tone import base_color_for
 from pipeline.versions import tool_versions
 
-SUPPORTED_FORMATS = ("glb",)
-PLANNED_FORMATS = ("fbx-unity", "fbx-unreal", "usd")
+FORMATS = ("glb", "fbx-unity", "fbx-unreal", "usd")
 # Deviations (achieved - requested) beyond these become warnings: the refinement aims well within them.
 WARN_TOLERANCE = {"height_cm": ("stature_cm", 0.2, False), "weight_kg": ("mass_kg", 0.01, True),
                   "chest_cm": ("chest_cm", 0.5, False), "waist_cm": ("waist_cm", 0.5, False),
                   "hips_cm": ("hips_cm", 0.5, False), "inseam_cm": ("inseam_cm", 0.5, False)}
+
+
+def _print_line(text: str) -> None:
+    print(text, flush=True)
+
+
+def _silent(text: str) -> None:
+    return None
 
 
 @dataclass
@@ -37,7 +56,12 @@ class GenerateOptions:
     rig: str = "game_engine"
     preview: bool = True
     refine: bool = True
-    echo: Callable[[str], None] = field(default=lambda s: print(s, flush=True))
+    resume: bool = False
+    workers: int = 1
+    echo: Callable[[str], None] = _print_line
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        return {"formats": list(self.formats), "rig": self.rig, "preview": self.preview, "refine": self.refine}
 
 
 @dataclass
@@ -54,16 +78,13 @@ def decode_requests(requests: list[AvatarRequest], body: BodyModel, refine: bool
     from models.decoder import AvatarDecoder, decode, latent_for_seed, prior_covariance
     from models.refine import Refiner, targets_from_requests
 
-    decoder = AvatarDecoder.load()
+    decoder = _cached("decoder", AvatarDecoder.load)
+    refiner = _cached("refiner", lambda: Refiner(body, prior_cov=prior_covariance(decoder)))
     values = [r.attribute_values() for r in requests]
     a, m = normalise_attributes(values)
     z = np.stack([latent_for_seed(r.seed, decoder.cfg.latent_dim) for r in requests])
     c0 = decode(decoder, a, m, z)
-    refiner = Refiner(body, prior_cov=prior_covariance(decoder))
-    if refine:
-        c, achieved = refiner(c0, targets_from_requests(values))
-    else:
-        c, achieved = refiner(c0, {})
+    c, achieved = refiner(c0, targets_from_requests(values) if refine else {})
     warnings: list[list[str]] = []
     for i, r in enumerate(requests):
         w = []
@@ -82,92 +103,197 @@ def decode_requests(requests: list[AvatarRequest], body: BodyModel, refine: bool
     return Decoded(coefficients=c, measurements=achieved, warnings=warnings)
 
 
+_CACHE: dict[str, Any] = {}
+
+
+def _cached(key: str, make: Callable[[], Any]) -> Any:
+    if key not in _CACHE:
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def request_fingerprint(req: AvatarRequest, options: GenerateOptions) -> str:
+    payload = {"request": req.as_dict(), **options.fingerprint_fields(),
+               "tool": tool_versions().get("avatar-pipeline")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _file_path(folder: Path, name: str, fmt: str) -> Path:
+    from pipeline.blender_export import PRESETS
+
+    return folder / f"{name}{PRESETS[fmt]['suffix']}"
+
+
+def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
+    """Decode, build in Blender, export every format, preview. Returns the manifest entry (raises on failure)."""
+    from PIL import Image
+
+    from pipeline.assembly import assemble, avatar_from_batch
+    from pipeline.blender_build import build_avatar, reset_scene
+    from pipeline.blender_export import PRESETS, export
+    from pipeline.files import atomic_save_png
+    from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms
+
+    t0 = time.perf_counter()
+    body = load_body_model()
+    rig = body.rig(options.rig)
+    dec = decode_requests([req], body, options.refine)
+    batch = assemble(body, rig, dec.coefficients)
+    t_decode = time.perf_counter() - t0
+    folder = options.out / req.name
+    meas = {k: round(float(dec.measurements[k][0]), 2) for k in MEASUREMENT_KEYS}
+    color = base_color_for(req.skin_ita, req.fitzpatrick)
+    meta = {"request": req.as_dict(), "measurements": meas, "seed": req.seed}
+    files: dict[str, Path] = {}
+    timings = {"decode_refine_assemble": t_decode}
+    for k in sorted({PRESETS[f]["influences"] for f in options.formats}):
+        t = time.perf_counter()
+        reset_scene()
+        avatar = avatar_from_batch(body, rig, batch, 0, req.name, k, base_color=np.array(color), meta=meta)
+        objs = list(build_avatar(avatar))
+        timings[f"blender_build_k{k}"] = time.perf_counter() - t
+        for fmt in (f for f in options.formats if PRESETS[f]["influences"] == k):
+            t = time.perf_counter()
+            files[fmt] = export(objs, _file_path(folder, req.name, fmt), fmt)
+            timings[f"export_{fmt}"] = time.perf_counter() - t
+    if options.preview:
+        t = time.perf_counter()
+        avatar = avatar_from_batch(body, rig, batch, 0, req.name, 4, base_color=np.array(color))
+        posed = posed_vertices(avatar, relaxed_arms(avatar))
+        frame_h = max(2.0, float(np.ptp(posed[:, 2])) * 1.08)  # one scale for every preview up to 1.85 m
+        floor = float(posed[:, 2].min())
+        renderer = _cached("renderer", lambda: Renderer(384, 512))
+        for view, fname in ((FRONT, "preview.png"), (SIDE, "preview_side.png")):
+            img, _ = renderer.render(posed, avatar.faces, color, view, frame_h, floor + frame_h / 2 - 0.02)
+            files[view.name] = atomic_save_png(folder / fname, Image.fromarray(img))
+        timings["preview"] = time.perf_counter() - t
+    files["json"] = atomic_write_json(folder / "avatar.json", {
+        **meta, "warnings": dec.warnings[0], "rig": options.rig,
+        "formats": list(options.formats), "versions": tool_versions()})
+    timings["total"] = time.perf_counter() - t0
+    return {"status": "done", "error": None, "warnings": dec.warnings[0],
+            "fingerprint": request_fingerprint(req, options),
+            "measurements": meas,
+            "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files.values()},
+            "timings_s": {k: round(v, 4) for k, v in timings.items()}}
+
+
+def _safe_make(req: AvatarRequest, options: GenerateOptions) -> tuple[str, dict]:
+    try:
+        return req.name, make_avatar(req, options)
+    except Exception as exc:  # one bad avatar must not stop the batch
+        return req.name, {"status": "failed", "error": [f"avatar {req.name!r}: {type(exc).__name__}: {exc}"],
+                          "files": {}, "fingerprint": request_fingerprint(req, options)}
+
+
+def _worker(reqs: list[AvatarRequest], options: GenerateOptions) -> list[tuple[str, dict]]:
+    return [_safe_make(r, options) for r in reqs]
+
+
+def is_complete(entry: dict | None, folder: Path, fingerprint: str) -> bool:
+    """True when a manifest entry is done, made from the same request, and every file is whole."""
+    if not entry or entry.get("status") != "done" or entry.get("fingerprint") != fingerprint:
+        return False
+    for name, info in entry.get("files", {}).items():
+        p = folder / name
+        if not p.is_file() or p.stat().st_size != info["bytes"] or sha256_file(p) != info["sha256"]:
+            return False
+    return bool(entry.get("files"))
+
+
+def _clean_partials(out: Path) -> None:
+    for p in list(out.glob("*/.*.partial*")) + list(out.glob("*/.*.tmp")) + list(out.glob(".*.tmp")):
+        p.unlink(missing_ok=True)
+
+
 def generate(spec: Path, options: GenerateOptions) -> tuple[dict, int]:
     """Run a spec. Returns the manifest and the exit code (0 only when every avatar was made)."""
-    from pipeline.assembly import assemble, avatar_from_batch
-    from pipeline.gltf_export import write_glb
-    from pipeline.preview import FRONT, SIDE, Renderer, contact_sheet, posed_vertices, relaxed_arms
-    from pipeline.skinning import GAME_INFLUENCES
+    from tqdm import tqdm
 
-    out = options.out
-    bad_formats = [f for f in options.formats if f not in SUPPORTED_FORMATS]
-    if bad_formats:
-        raise SpecError([f"--formats: {', '.join(bad_formats)} not available yet (this build writes: "
-                         f"{', '.join(SUPPORTED_FORMATS)}; {', '.join(PLANNED_FORMATS)} come with the Blender "
-                         "export)"])
+    bad = [f for f in options.formats if f not in FORMATS]
+    if bad or not options.formats:
+        raise SpecError([f"--formats: {', '.join(bad) or '(none)'} not known; allowed: {', '.join(FORMATS)}"])
     if options.rig not in RIG_NAMES:
         raise SpecError([f"--rig {options.rig!r}: allowed {', '.join(RIG_NAMES)}"])
+    if options.workers < 1:
+        raise SpecError([f"--workers {options.workers}: must be at least 1"])
     t_start = time.perf_counter()
     requests, failures = load_spec(spec)
+    out = options.out
     out.mkdir(parents=True, exist_ok=True)
+    _clean_partials(out)
+    previous: dict = {}
+    if options.resume and (out / "manifest.json").exists():
+        try:
+            previous = json.loads((out / "manifest.json").read_text()).get("avatars", {})
+        except (json.JSONDecodeError, OSError):
+            previous = {}
     manifest: dict = {"spec": str(spec), "versions": tool_versions(), "rig": options.rig,
                       "formats": list(options.formats), "avatars": {}}
     for label, problems in failures:
         manifest["avatars"][label] = {"status": "failed", "error": problems, "files": {}}
         for p in problems:
             print(p, file=sys.stderr)
-    body = load_body_model()
-    rig = body.rig(options.rig)
-    previews: list[tuple[str, Image.Image]] = []
-    if requests:
-        t = time.perf_counter()
-        dec = decode_requests(requests, body, options.refine)
-        batch = assemble(body, rig, dec.coefficients)
-        t_decode = (time.perf_counter() - t) / len(requests)
-        heights = np.ptp(batch.vertices[..., 2], axis=1)
-        frame_h = float(heights.max()) * 1.08
-        renderer = Renderer(384, 512) if options.preview else None
-        try:
-            for i, req in enumerate(requests):
-                t_item = time.perf_counter()
-                try:
-                    folder = out / req.name
-                    meas = {k: round(float(dec.measurements[k][i]), 2) for k in MEASUREMENT_KEYS}
-                    color = base_color_for(req.skin_ita, req.fitzpatrick)
-                    avatar = avatar_from_batch(body, rig, batch, i, req.name, GAME_INFLUENCES,
-                                               base_color=np.array(color),
-                                               meta={"request": req.as_dict(), "measurements": meas})
-                    files = {}
-                    if "glb" in options.formats:
-                        files["glb"] = write_glb(avatar, folder / f"{req.name}.glb")
-                    if renderer is not None:
-                        posed = posed_vertices(avatar, relaxed_arms(avatar))
-                        floor = float(posed[:, 2].min())
-                        for view, fname in ((FRONT, "preview.png"), (SIDE, "preview_side.png")):
-                            img, _ = renderer.render(posed, avatar.faces, color, view, frame_h,
-                                                     floor + frame_h / 2 - 0.02)
-                            pil = Image.fromarray(img)
-                            files[view.name] = atomic_save_png(folder / fname, pil)
-                            if view is FRONT:
-                                previews.append((f"{req.name} {meas['stature_cm']:.0f} cm {meas['mass_kg']:.0f} kg",
-                                                 pil))
-                    files["json"] = atomic_write_json(folder / "avatar.json", {
-                        "request": req.as_dict(), "measurements": meas, "seed": req.seed,
-                        "warnings": dec.warnings[i], "rig": options.rig, "influences": avatar.influences,
-                        "versions": manifest["versions"]})
-                    for w in dec.warnings[i]:
-                        print(f"warning: {w}", file=sys.stderr)
-                    manifest["avatars"][req.name] = {
-                        "status": "done", "error": None, "warnings": dec.warnings[i],
-                        "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-                                  for p in files.values()},
-                        "timings_s": {"decode_refine_assemble": round(t_decode, 4),
-                                      "export_preview": round(time.perf_counter() - t_item, 4)},
-                    }
-                    options.echo(f"  [{i + 1}/{len(requests)}] {req.name:16s} {meas['stature_cm']:6.1f} cm "
-                                 f"{meas['mass_kg']:6.1f} kg -> {folder}")
-                except Exception as exc:  # one bad avatar must not stop the batch
-                    msg = f"avatar {req.name!r}: {type(exc).__name__}: {exc}"
-                    print(msg, file=sys.stderr)
-                    manifest["avatars"][req.name] = {"status": "failed", "error": [msg], "files": {}}
-        finally:
-            if renderer is not None:
-                renderer.close()
-    if previews:
-        labels, images = zip(*previews, strict=True)
-        atomic_save_png(out / "contact_sheet.png", contact_sheet(list(images), list(labels),
-                                                                 columns=min(len(images), 6)))
+    todo = []
+    for req in requests:
+        entry = previous.get(req.name)
+        if options.resume and is_complete(entry, out / req.name, request_fingerprint(req, options)):
+            manifest["avatars"][req.name] = {**entry, "resumed": True}
+        else:
+            todo.append(req)
+    if options.resume:
+        options.echo(f"resume: {len(requests) - len(todo)} avatars already made, {len(todo)} to make")
+    atomic_write_json(out / "manifest.json", manifest)
+
+    def record(name: str, entry: dict) -> None:
+        manifest["avatars"][name] = entry
+        for line in entry.get("error") or []:
+            print(line, file=sys.stderr)
+        for w in entry.get("warnings") or []:
+            print(f"warning: {w}", file=sys.stderr)
+        atomic_write_json(out / "manifest.json", manifest)
+
+    bar = tqdm(total=len(todo), desc="avatars", unit="avatar", disable=not todo or not sys.stderr.isatty())
+    if options.workers == 1 or len(todo) <= 1:
+        for req in todo:
+            name, entry = _safe_make(req, options)
+            record(name, entry)
+            bar.update(1)
+            if entry["status"] == "done":
+                m = entry["measurements"]
+                options.echo(f"  {name:16s} {m['stature_cm']:6.1f} cm {m['mass_kg']:6.1f} kg -> {out / name}")
+    else:
+        import multiprocessing as mp
+
+        chunks = [todo[i::options.workers] for i in range(options.workers)]
+        with ProcessPoolExecutor(max_workers=options.workers, mp_context=mp.get_context("spawn")) as pool:
+            quiet = dataclasses.replace(options, echo=_silent)  # lambdas do not pickle into workers
+            futures = [pool.submit(_worker, c, quiet) for c in chunks if c]
+            for fut in as_completed(futures):
+                for name, entry in fut.result():
+                    record(name, entry)
+                    bar.update(1)
+    bar.close()
+    _contact_sheet(out, [r.name for r in requests], manifest)
     manifest["timings_s"] = {"total": round(time.perf_counter() - t_start, 3)}
     atomic_write_json(out / "manifest.json", manifest)
     failed = [k for k, v in manifest["avatars"].items() if v["status"] != "done"]
     return manifest, (1 if failed else 0)
+
+
+def _contact_sheet(out: Path, names: list[str], manifest: dict) -> None:
+    from PIL import Image
+
+    from pipeline.files import atomic_save_png
+    from pipeline.preview import contact_sheet
+
+    images, labels = [], []
+    for n in names:
+        entry = manifest["avatars"].get(n, {})
+        p = out / n / "preview.png"
+        if entry.get("status") == "done" and p.exists():
+            m = entry.get("measurements", {})
+            images.append(Image.open(p).convert("RGB"))
+            labels.append(f"{n} {m.get('stature_cm', 0):.0f} cm {m.get('mass_kg', 0):.0f} kg")
+    if images:
+        atomic_save_png(out / "contact_sheet.png", contact_sheet(images, labels, columns=min(len(images), 6)))
