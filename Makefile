@@ -15,7 +15,7 @@ export ANNY_CACHE_DIR := $(CURDIR)/.cache/anny
 export PYOPENGL_PLATFORM := egl
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench train assets install validator clean
+.PHONY: demo test lint bench train assets install validator test-bpy42 clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,18 @@ train: install
 assets: install
 	$(PY) assets/build_body_assets.py --out assets/body
 	$(PY) assets/build_population.py
+
+# The bpy-tier tests against the Blender 4.2 LTS module, in a second venv (CI runs only 5.0.1).
+VENV42 := .venv42
+$(VENV42)/.installed: constraints.txt
+	@test -x $(VENV42)/bin/python || $(PYTHON) -m venv $(VENV42)
+	$(VENV42)/bin/python -m pip install -q -c constraints.txt "bpy==4.2.23" pytest usd-core pillow
+	@touch $@
+
+# os._exit: the 4.2 module crashes while tearing down at interpreter exit, after the tests have run
+test-bpy42: $(VENV42)/.installed $(VALIDATOR)
+	$(VENV42)/bin/python -c "import os, sys, pytest; sys.stdout.flush(); \
+	  os._exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_blender_build.py', 'tests/test_blender_export.py']))"
 
 clean:
 	rm -rf out dist .pytest_cache .ruff_cache

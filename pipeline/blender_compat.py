@@ -9,6 +9,12 @@ import bpy
 VERSION: tuple[int, int, int] = tuple(bpy.app.version)  # type: ignore[assignment]
 
 
+# Exporter options that older supported Blenders lack, and why going without them there is right.
+OPTIONAL_EXPORT_OPTIONS = {
+    "convert_scene_units": "USD export option added after 4.2; 4.2 writes scene units, which are metres here",
+}
+
+
 def set_smooth_shading(mesh: Any) -> None:
     """Smooth normals on every face (``Mesh.shade_smooth`` exists from 4.1; auto smooth is gone since 4.1)."""
     if hasattr(mesh, "shade_smooth"):

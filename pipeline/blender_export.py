@@ -21,6 +21,8 @@ from typing import Any
 
 import bpy
 
+from pipeline.blender_compat import OPTIONAL_EXPORT_OPTIONS
+
 PRESETS: dict[str, dict[str, Any]] = {
     "glb": {
         "operator": "export_scene.gltf", "suffix": ".glb", "influences": 4,
@@ -66,9 +68,10 @@ def _rna_options(idname: str) -> set[str]:
 
 
 def missing_options(preset: str) -> list[str]:
-    """Preset option names the running Blender's exporter does not know (for version checks and reports)."""
+    """Preset option names the running Blender's exporter does not know, except those
+    ``blender_compat.OPTIONAL_EXPORT_OPTIONS`` explains (for version checks and reports)."""
     p = PRESETS[preset]
-    return sorted(set(p["options"]) - _rna_options(p["operator"]))
+    return sorted(set(p["options"]) - _rna_options(p["operator"]) - set(OPTIONAL_EXPORT_OPTIONS))
 
 
 def export(objects: list[Any], path: Path, preset: str) -> Path:
