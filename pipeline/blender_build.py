@@ -22,9 +22,21 @@ from pipeline.blender_compat import new_principled_material, set_smooth_shading
 PROP_PREFIX = "avatar_"
 
 
+_RESET_DONE = False
+
+
 def reset_scene() -> None:
-    """An empty scene (factory settings), as every batch item and every bpy-tier test starts from."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    """An empty scene, as every batch item starts from: factory settings the first time in a process (~60 ms),
+    then removing every object and the data it used (~a few ms), which leaves the same empty state."""
+    global _RESET_DONE
+    if not _RESET_DONE or bpy.context.scene is None:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        _RESET_DONE = True
+        return
+    ids = [*bpy.data.objects, *bpy.data.meshes, *bpy.data.armatures, *bpy.data.materials, *bpy.data.images,
+           *bpy.data.actions, *bpy.data.collections]
+    if ids:
+        bpy.data.batch_remove(ids)
 
 
 def _mesh_from_avatar(avatar: AvatarData, name: str) -> Any:
