@@ -11,6 +11,7 @@ import pytest
 from pipeline.assembly import assemble, avatar_from_batch
 from pipeline.blender_build import build_avatar
 from pipeline.blender_export import PRESETS, export, missing_options
+from pipeline.fbx_inspect import global_settings
 from pipeline.gltf_validation import summarize, validate_glb
 
 # Warnings the Khronos validator gives on Blender's GLB, each explained in the README.
@@ -81,10 +82,17 @@ def test_fbx_round_trip_names_scale_and_axes(body, tmp_path, preset):
     assert abs(stature - np.ptp(a.vertices[:, 2])) < 1e-3  # imports back at metre scale, standing on Z
 
 
-def test_fbx_presets_differ_where_engines_differ():
-    unity, unreal = PRESETS["fbx-unity"]["options"], PRESETS["fbx-unreal"]["options"]
-    assert (unity["axis_up"], unreal["axis_up"]) == ("Y", "Z")
-    assert unity["bake_space_transform"] and not unreal["bake_space_transform"]
+def test_fbx_presets_differ_where_engines_differ(body, tmp_path):
+    """Axes and units read back from the files' GlobalSettings (our own binary FBX reader, no Blender)."""
+    _, (arm, mesh) = _built(body, "fbx-unity", "mixamo")
+    unity = global_settings(export([arm, mesh], tmp_path / "a.unity.fbx", "fbx-unity"))
+    unreal = global_settings(export([arm, mesh], tmp_path / "a.unreal.fbx", "fbx-unreal"))
+    # Unity: Y up (axis 1), Z front; 1 file unit = 100 cm, i.e. metres, the avatar imports at scale 1
+    assert (unity["UpAxis"], unity["UpAxisSign"], unity["FrontAxis"]) == (1, 1, 2)
+    assert unity["UnitScaleFactor"] == 100.0
+    # Unreal: Z up (axis 2), Y front, centimetres (1 file unit = 1 cm), as Unreal works
+    assert (unreal["UpAxis"], unreal["UpAxisSign"], unreal["FrontAxis"]) == (2, 1, 1)
+    assert unreal["UnitScaleFactor"] == 1.0
 
 
 def test_usd_skeleton_with_8_influences(body, tmp_path):
