@@ -114,3 +114,10 @@ def test_usd_skeleton_with_8_influences(body, tmp_path):
     w = np.array(binding.GetJointWeightsPrimvar().Get()).reshape(-1, 8)
     assert np.abs(w.sum(1) - 1).max() < 1e-5
     assert UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z
+    # usd-core's validators (UsdValidation replaces UsdUtils.ComplianceChecker in usd-core 26): all of them
+    from pxr import UsdValidation
+
+    validators = UsdValidation.ValidationRegistry().GetOrLoadAllValidators()
+    assert len(validators) >= 20
+    errors = UsdValidation.ValidationContext(validators).Validate(stage)
+    assert not errors, [(e.GetName(), e.GetMessage()) for e in errors]
