@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--formats", type=_formats, default=("glb",),
                    help="comma-separated: glb, fbx-unity, fbx-unreal, usd")
     g.add_argument("--rig", default="game_engine", help="game_engine | mixamo | makehuman")
+    g.add_argument("--names", default="internal", help="internal | unreal (bone names of the game_engine rig)")
     g.add_argument("--no-preview", action="store_true", help="skip the pyrender previews and contact sheet")
     g.add_argument("--no-refine", action="store_true", help="skip measurement refinement (decoder only)")
     g.add_argument("--resume", action="store_true",
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"Generating avatars of {args.spec} into {args.out} ...", flush=True)
             manifest, code = generate(args.spec, GenerateOptions(
-                out=args.out, formats=args.formats, rig=args.rig, preview=not args.no_preview,
+                out=args.out, formats=args.formats, rig=args.rig, names=args.names, preview=not args.no_preview,
                 refine=not args.no_refine, resume=args.resume, workers=args.workers))
             done = sum(v["status"] == "done" for v in manifest["avatars"].values())
             print(f"{done}/{len(manifest['avatars'])} avatars made in {manifest['timings_s']['total']:.1f} s; "

@@ -54,6 +54,7 @@ class GenerateOptions:
     out: Path
     formats: tuple[str, ...] = ("glb",)
     rig: str = "game_engine"
+    names: str = "internal"
     preview: bool = True
     refine: bool = True
     resume: bool = False
@@ -61,7 +62,8 @@ class GenerateOptions:
     echo: Callable[[str], None] = _print_line
 
     def fingerprint_fields(self) -> dict[str, Any]:
-        return {"formats": list(self.formats), "rig": self.rig, "preview": self.preview, "refine": self.refine}
+        return {"formats": list(self.formats), "rig": self.rig, "names": self.names, "preview": self.preview,
+                "refine": self.refine}
 
 
 @dataclass
@@ -131,6 +133,7 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     from pipeline.assembly import assemble, avatar_from_batch
     from pipeline.blender_build import build_avatar, reset_scene
     from pipeline.blender_export import PRESETS, export
+    from pipeline.bone_names import export_names
     from pipeline.files import atomic_save_png
     from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms
 
@@ -150,6 +153,7 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
         t = time.perf_counter()
         reset_scene()
         avatar = avatar_from_batch(body, rig, batch, 0, req.name, k, base_color=np.array(color), meta=meta)
+        avatar = avatar.replace(bone_names=export_names(options.rig, avatar.bone_names, options.names))
         objs = list(build_avatar(avatar))
         timings[f"blender_build_k{k}"] = time.perf_counter() - t
         for fmt in (f for f in options.formats if PRESETS[f]["influences"] == k):
@@ -215,6 +219,10 @@ def generate(spec: Path, options: GenerateOptions) -> tuple[dict, int]:
         raise SpecError([f"--formats: {', '.join(bad) or '(none)'} not known; allowed: {', '.join(FORMATS)}"])
     if options.rig not in RIG_NAMES:
         raise SpecError([f"--rig {options.rig!r}: allowed {', '.join(RIG_NAMES)}"])
+    from pipeline.bone_names import NAME_SETS
+
+    if options.names not in NAME_SETS:
+        raise SpecError([f"--names {options.names!r}: allowed {', '.join(NAME_SETS)}"])
     if options.workers < 1:
         raise SpecError([f"--workers {options.workers}: must be at least 1"])
     t_start = time.perf_counter()
@@ -228,7 +236,7 @@ def generate(spec: Path, options: GenerateOptions) -> tuple[dict, int]:
             previous = json.loads((out / "manifest.json").read_text()).get("avatars", {})
         except (json.JSONDecodeError, OSError):
             previous = {}
-    manifest: dict = {"spec": str(spec), "versions": tool_versions(), "rig": options.rig,
+    manifest: dict = {"spec": str(spec), "versions": tool_versions(), "rig": options.rig, "names": options.names,
                       "formats": list(options.formats), "avatars": {}}
     for label, problems in failures:
         manifest["avatars"][label] = {"status": "failed", "error": problems, "files": {}}
