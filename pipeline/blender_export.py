@@ -15,7 +15,10 @@ Engine conventions:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +77,22 @@ def missing_options(preset: str) -> list[str]:
     return sorted(set(p["options"]) - _rna_options(p["operator"]) - set(OPTIONAL_EXPORT_OPTIONS))
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence what Blender's exporters print (C and Python, file descriptor 1) so the CLI stays readable."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def export(objects: list[Any], path: Path, preset: str) -> Path:
     """Export the given objects with a preset to ``path`` (written to a temporary name, then renamed)."""
     if preset not in PRESETS:
@@ -90,7 +109,8 @@ def export(objects: list[Any], path: Path, preset: str) -> Path:
         obj.select_set(True)
     bpy.context.view_layer.objects.active = objects[0]
     try:
-        result = _operator(p["operator"])(filepath=str(tmp), **options)
+        with _quiet_stdout():
+            result = _operator(p["operator"])(filepath=str(tmp), **options)
         if "FINISHED" not in result or not tmp.exists():
             raise RuntimeError(f"Blender's {p['operator']} did not write {path.name} ({result})")
         os.replace(tmp, path)
