@@ -26,6 +26,13 @@ import bpy
 
 from pipeline.blender_compat import OPTIONAL_EXPORT_OPTIONS
 
+# What both engines want from an FBX: the avatar only, deform bones without leaf bones, unit scale applied.
+_FBX_COMMON: dict[str, Any] = dict(
+    use_selection=True, object_types={"ARMATURE", "MESH"}, apply_unit_scale=True, global_scale=1.0,
+    add_leaf_bones=False, use_armature_deform_only=True, primary_bone_axis="Y", secondary_bone_axis="X",
+    armature_nodetype="NULL", mesh_smooth_type="FACE", use_mesh_modifiers=False, bake_anim=False, path_mode="COPY",
+    embed_textures=True)
+
 PRESETS: dict[str, dict[str, Any]] = {
     "glb": {
         "operator": "export_scene.gltf", "suffix": ".glb", "influences": 4,
@@ -36,21 +43,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "fbx-unity": {
         "operator": "export_scene.fbx", "suffix": ".unity.fbx", "influences": 4,
-        "options": dict(use_selection=True, object_types={"ARMATURE", "MESH"}, axis_forward="-Z", axis_up="Y",
-                        bake_space_transform=True, apply_unit_scale=True, apply_scale_options="FBX_SCALE_ALL",
-                        global_scale=1.0, add_leaf_bones=False, use_armature_deform_only=True,
-                        primary_bone_axis="Y", secondary_bone_axis="X", armature_nodetype="NULL",
-                        mesh_smooth_type="FACE", use_mesh_modifiers=False, bake_anim=False, path_mode="COPY",
-                        embed_textures=True),
+        "options": {**_FBX_COMMON, "axis_forward": "-Z", "axis_up": "Y", "bake_space_transform": True,
+                    "apply_scale_options": "FBX_SCALE_ALL"},
     },
     "fbx-unreal": {
         "operator": "export_scene.fbx", "suffix": ".unreal.fbx", "influences": 4,
-        "options": dict(use_selection=True, object_types={"ARMATURE", "MESH"}, axis_forward="-Y", axis_up="Z",
-                        bake_space_transform=False, apply_unit_scale=True, apply_scale_options="FBX_SCALE_NONE",
-                        global_scale=1.0, add_leaf_bones=False, use_armature_deform_only=True,
-                        primary_bone_axis="Y", secondary_bone_axis="X", armature_nodetype="NULL",
-                        mesh_smooth_type="FACE", use_mesh_modifiers=False, bake_anim=False, path_mode="COPY",
-                        embed_textures=True),
+        "options": {**_FBX_COMMON, "axis_forward": "-Y", "axis_up": "Z", "bake_space_transform": False,
+                    "apply_scale_options": "FBX_SCALE_NONE"},
     },
     "usd": {
         "operator": "wm.usd_export", "suffix": ".usdc", "influences": 8,
