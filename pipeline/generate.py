@@ -135,7 +135,7 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     from pipeline.blender_export import PRESETS, export
     from pipeline.bone_names import export_names
     from pipeline.files import atomic_save_png
-    from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms
+    from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms, stride
 
     t0 = time.perf_counter()
     body = load_body_model()
@@ -163,13 +163,19 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     if options.preview:
         t = time.perf_counter()
         avatar = avatar_from_batch(body, rig, batch, 0, req.name, 4, base_color=np.array(color))
-        posed = posed_vertices(avatar, relaxed_arms(avatar))
-        frame_h = max(2.0, float(np.ptp(posed[:, 2])) * 1.08)  # one scale for every preview up to 1.85 m
-        floor = float(posed[:, 2].min())
         renderer = _cached("renderer", lambda: Renderer(384, 512))
-        for view, fname in ((FRONT, "preview.png"), (SIDE, "preview_side.png")):
-            img, _ = renderer.render(posed, avatar.faces, color, view, frame_h, floor + frame_h / 2 - 0.02)
-            files[view.name] = atomic_save_png(folder / fname, Image.fromarray(img))
+        frame_h = max(2.0, float(np.ptp(avatar.vertices[:, 2])) * 1.08)  # one scale for every avatar up to 1.85 m
+        panels = []
+        for pose in (None, relaxed_arms(avatar), stride(avatar)):
+            posed = posed_vertices(avatar, pose)
+            centre = float(posed[:, 2].min()) + frame_h / 2 - 0.02
+            panels.append([renderer.render(posed, avatar.faces, color, view, frame_h, centre)[0]
+                           for view in (FRONT, SIDE)])
+        # preview.png / preview_side.png: relaxed arms; preview_poses.png: rest, relaxed, stride x front, side
+        files["front"] = atomic_save_png(folder / "preview.png", Image.fromarray(panels[1][0]))
+        files["side"] = atomic_save_png(folder / "preview_side.png", Image.fromarray(panels[1][1]))
+        grid = np.concatenate([np.concatenate(col, axis=0) for col in panels], axis=1)
+        files["poses"] = atomic_save_png(folder / "preview_poses.png", Image.fromarray(grid))
         timings["preview"] = time.perf_counter() - t
     files["json"] = atomic_write_json(folder / "avatar.json", {
         **meta, "warnings": dec.warnings[0], "rig": options.rig,

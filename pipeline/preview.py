@@ -64,6 +64,20 @@ def relaxed_arms(avatar: AvatarData, degrees: float = 25.0) -> np.ndarray:
     return world_rotation_pose(avatar, rot)
 
 
+def stride(avatar: AvatarData, degrees: float = 20.0) -> np.ndarray:
+    """A walking-stride preview pose: left leg forward, right leg back with the knee bent, arms lowered
+    (game_engine and mixamo names; bones a rig lacks are left at rest)."""
+    x = (1.0, 0.0, 0.0)  # a positive turn about +X moves a downward limb toward +Y, the back
+    rot = {}
+    for names, deg in ((("thigh_l", "mixamorig:LeftUpLeg"), -degrees), (("thigh_r", "mixamorig:RightUpLeg"), degrees),
+                       (("calf_r", "mixamorig:RightLeg"), degrees)):
+        for n in names:
+            rot[n] = (x, deg)
+    base = relaxed_arms(avatar, 40.0)
+    swing = world_rotation_pose(avatar, rot)
+    return base @ swing  # the arms' and legs' bones are disjoint: the two poses compose bone by bone
+
+
 def posed_vertices(avatar: AvatarData, local_rotations: np.ndarray | None) -> np.ndarray:
     """(V, 3) vertices posed by linear blend skinning with bone-local rotations (J, 3, 3)."""
     if local_rotations is None:

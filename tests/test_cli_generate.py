@@ -45,7 +45,7 @@ def test_example_spec_layout_measurements_and_validator(example_run):
     for r in requests:
         d = out / r.name
         files = manifest["avatars"][r.name]["files"]
-        for f in (f"{r.name}.glb", "preview.png", "preview_side.png", "avatar.json"):
+        for f in (f"{r.name}.glb", "preview.png", "preview_side.png", "preview_poses.png", "avatar.json"):
             assert files[f]["sha256"] == sha256_file(d / f)
         meta = json.loads((d / "avatar.json").read_text())
         assert meta["request"]["name"] == r.name and meta["seed"] == r.seed

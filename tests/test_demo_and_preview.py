@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.assembly import assemble, avatar_from_batch
-from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms
+from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms, stride
 
 
 def test_silhouette_height_matches_stature(body):
@@ -35,3 +35,16 @@ def test_posing_moves_the_arms_not_the_legs(body):
     assert moved[hand_verts].mean() > 0.15  # the hand swings down by tens of centimetres
     assert moved[foot_verts].max() < 1e-6
     assert posed[hand_verts, 2].mean() < a.vertices[hand_verts, 2].mean()  # lowered, not raised
+
+
+def test_stride_pose_moves_legs_forward_and_back(body):
+    for rig_name, left, right in (("game_engine", "thigh_l", "thigh_r"),
+                                  ("mixamo", "mixamorig:LeftUpLeg", "mixamorig:RightUpLeg")):
+        rig = body.rig(rig_name)
+        a = avatar_from_batch(body, rig, assemble(body, rig, body.presets["adult_man"]), 0, "m", 4)
+        posed = posed_vertices(a, stride(a))
+        lv = a.skin_indices[:, 0] == a.bone_names.index(left)
+        rv = a.skin_indices[:, 0] == a.bone_names.index(right)
+        # -Y is the front: the left thigh swings forward, the right one back
+        assert posed[lv, 1].mean() < a.vertices[lv, 1].mean() - 0.02
+        assert posed[rv, 1].mean() > a.vertices[rv, 1].mean() + 0.02
