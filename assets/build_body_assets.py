@@ -354,16 +354,14 @@ def find_landmarks(template: np.ndarray, faces: np.ndarray, model, ge: dict) -> 
     cap_faces = np.array(cap_faces, dtype=np.int32).reshape(-1, 3)
     cap_matrix = np.array(cap_rows).reshape(len(loops), v.shape[0])
     if len(loops):
-        # orient caps consistently with the surface: flip if the closed volume got smaller
-        from pipeline.anthropometry import enclosed_volume
+        # orient the caps like the surface: their signed volume must have the surface's sign
+        closed_v = np.concatenate([v, cap_matrix @ v])
 
-        closed_v = np.concatenate([v, cap_matrix @ v])[None]
-        def signed(f):
-            return float(np.einsum("fi,fi->", np.cross(closed_v[0][f[:, 0]], closed_v[0][f[:, 1]]),
-                                                   closed_v[0][f[:, 2]]) / 6.0)
+        def signed(f: np.ndarray) -> float:
+            return float(np.einsum("fi,fi->", np.cross(closed_v[f[:, 0]], closed_v[f[:, 1]]), closed_v[f[:, 2]]))
+
         if np.sign(signed(cap_faces)) != np.sign(signed(faces)):
             cap_faces = cap_faces[:, ::-1].copy()
-        _ = enclosed_volume
 
     edges = unique_edges(faces)
     body_edges = edges[~arm[edges[:, 0]] & ~arm[edges[:, 1]]]

@@ -98,7 +98,8 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, body: BodyModel | None 
     perm = rng.permutation(n)
     n_val = int(n * cfg.val_fraction)
     val_idx, tr_idx = perm[:n_val], perm[n_val:]
-    L = torch.from_numpy(vertex_metric(body)).float()
+    metric = vertex_metric(body)
+    L = torch.from_numpy(metric).float()
     required = np.isin(ATTRIBUTE_ORDER, REQUIRED_ATTRIBUTES)
 
     model = AvatarDecoder(DecoderConfig(n_coefficients=body.n_components, body_asset_sha256=asset_fingerprint(body)))
@@ -178,10 +179,10 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, body: BodyModel | None 
     with torch.no_grad():
         pred = model(torch.from_numpy(normalise_columns(local["raw"], full)), torch.from_numpy(full).float())
     resid = local["coefficients"] - pred.numpy().astype(np.float64)
-    lw = resid @ vertex_metric(body)  # PCA in vertex-distance terms
+    lw = resid @ metric  # PCA in vertex-distance terms
     _, s, vt_ = np.linalg.svd(lw - lw.mean(0), full_matrices=False)
     k = model.cfg.latent_dim
-    dirs = np.linalg.solve(vertex_metric(body).T, vt_[:k].T).T  # back to coefficient space
+    dirs = np.linalg.solve(metric.T, vt_[:k].T).T  # back to coefficient space
     std = s[:k] / np.sqrt(len(resid) - 1)
     model.latent_basis.copy_(torch.from_numpy(dirs * std[:, None]).float())
     explained = float((s[:k] ** 2).sum() / (s**2).sum())

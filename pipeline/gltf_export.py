@@ -67,9 +67,8 @@ class _Buffer:
         self.views: list[dict] = []
         self.accessors: list[dict] = []
 
-    def add(self, arr: np.ndarray, component: int, kind: str, target: int | None = None,
-            minmax: bool = False, normalized: bool = False) -> int:
-        data = np.ascontiguousarray(arr).tobytes()
+    def _view(self, data: bytes, target: int | None = None) -> int:
+        """Append 4-byte aligned bytes as a new buffer view; returns its index."""
         pad = (-self.length) % 4
         if pad:
             self.chunks.append(b"\0" * pad)
@@ -80,8 +79,12 @@ class _Buffer:
         self.views.append(view)
         self.chunks.append(data)
         self.length += len(data)
-        acc = {"bufferView": len(self.views) - 1, "componentType": component, "count": int(arr.shape[0]),
-               "type": kind}
+        return len(self.views) - 1
+
+    def add(self, arr: np.ndarray, component: int, kind: str, target: int | None = None,
+            minmax: bool = False, normalized: bool = False) -> int:
+        view = self._view(np.ascontiguousarray(arr).tobytes(), target)
+        acc = {"bufferView": view, "componentType": component, "count": int(arr.shape[0]), "type": kind}
         if normalized:
             acc["normalized"] = True
         if minmax:
@@ -92,14 +95,7 @@ class _Buffer:
         return len(self.accessors) - 1
 
     def add_image(self, png: bytes) -> int:
-        pad = (-self.length) % 4
-        if pad:
-            self.chunks.append(b"\0" * pad)
-            self.length += pad
-        self.views.append({"buffer": 0, "byteOffset": self.length, "byteLength": len(png)})
-        self.chunks.append(png)
-        self.length += len(png)
-        return len(self.views) - 1
+        return self._view(png)
 
     def blob(self) -> bytes:
         data = b"".join(self.chunks)
