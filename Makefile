@@ -52,6 +52,7 @@ train: install
 assets: install
 	$(PY) assets/build_body_assets.py --out assets/body
 	$(PY) assets/build_population.py
+	$(PY) assets/build_region_masks.py
 
 # The bpy-tier tests against the Blender 4.2 LTS module, in a second venv (CI runs only 5.0.1).
 VENV42 := .venv42

@@ -1,8 +1,9 @@
 """Benchmark: per-avatar time of each step of `avatar generate` on this machine, and batch throughput.
 
-Not a test. Steps: decode (+ refinement), assembly, Blender build (scene reset included), GLB, FBX (Unity),
-preview (pyrender, two views). Goals of the Blender issue: decode + build + rig + GLB <= 0.25 s per avatar warm
-(MPFB2 2.0.17 measured 0.71 s for create + game_engine rig + GLB); everything incl. FBX and preview <= 1 s.
+Not a test. Steps: decode (+ refinement), assembly, albedo texture (1024 x 1024), Blender build (scene reset and
+texture packing included), GLB, FBX (Unity), preview (pyrender, two views). Goals of the Blender issue:
+decode + build + rig + GLB <= 0.25 s per avatar warm (MPFB2 2.0.17 measured 0.71 s for create + game_engine rig +
+GLB, without texture); everything incl. texture, FBX and preview <= 1 s.
 
 Usage: ``python bench/bench_pipeline.py [--n 8]``.
 """
@@ -28,6 +29,7 @@ from pipeline.body_model import load_body_model  # noqa: E402
 from pipeline.generate import GenerateOptions, decode_requests, make_avatar  # noqa: E402
 from pipeline.population import sample_people  # noqa: E402
 from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms  # noqa: E402
+from pipeline.skin_tone import skin_albedo  # noqa: E402
 
 
 def main() -> None:
@@ -38,8 +40,8 @@ def main() -> None:
     rig = body.rig("game_engine")
     people = [parse_avatar(p) for p in sample_people(args.n + 1, seed=11)]
     decode_requests(people[:1], body)  # warm-up: loads weights, builds the refiner
-    steps: dict[str, list[float]] = {k: [] for k in ("decode+refine", "assembly", "blender build", "glb", "fbx-unity",
-                                                     "preview")}
+    steps: dict[str, list[float]] = {k: [] for k in ("decode+refine", "assembly", "texture", "blender build", "glb",
+                                                     "fbx-unity", "preview")}
     with tempfile.TemporaryDirectory() as tmp, Renderer(384, 512) as renderer:
         out = Path(tmp)
         for req in people[1:]:
@@ -48,8 +50,11 @@ def main() -> None:
             steps["decode+refine"].append(time.perf_counter() - t)
             t = time.perf_counter()
             batch = assemble(body, rig, dec.coefficients)
-            avatar = avatar_from_batch(body, rig, batch, 0, req.name, 4)
             steps["assembly"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            tex = skin_albedo(body.asset_dir, 1024, req.skin_ita, req.fitzpatrick)
+            avatar = avatar_from_batch(body, rig, batch, 0, req.name, 4, texture=tex)
+            steps["texture"].append(time.perf_counter() - t)
             t = time.perf_counter()
             reset_scene()
             objs = list(build_avatar(avatar))

@@ -18,6 +18,7 @@ from mathutils import Matrix
 
 from pipeline.avatar_data import AvatarData
 from pipeline.blender_compat import new_principled_material, set_smooth_shading
+from pipeline.png import encode_png
 
 PROP_PREFIX = "avatar_"
 
@@ -85,12 +86,13 @@ def _material(avatar: AvatarData, name: str) -> Any:
         return mat
     tex = avatar.texture
     h, w = tex.shape[:2]
+    # the PNG bytes are packed as the image's file: no pixel upload, no re-encoding by Blender, and exporters
+    # (glTF) pass the same PNG through
+    png = encode_png(np.asarray(tex))
     img = bpy.data.images.new(f"{name}_albedo", width=w, height=h, alpha=tex.shape[2] == 4)
-    rgba = np.ones((h, w, 4), dtype=np.float32)
-    rgba[..., : tex.shape[2]] = tex.astype(np.float32) / 255.0
-    img.pixels.foreach_set(rgba[::-1].ravel())  # Blender images start at the bottom row
+    img.pack(data=png, data_len=len(png))
+    img.source = "FILE"
     img.colorspace_settings.name = "sRGB"
-    img.pack()
     node = tree.nodes.new("ShaderNodeTexImage")
     node.image = img
     tree.links.new(node.outputs["Color"], bsdf.inputs["Base Color"])

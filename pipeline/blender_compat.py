@@ -41,3 +41,12 @@ def new_principled_material(name: str) -> tuple[Any, Any, Any]:
             "ShaderNodeOutputMaterial")
         tree.links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
     return mat, tree, bsdf
+
+
+def engine_id(engine: str) -> str:
+    """Render engine identifier for ``eevee`` or ``cycles``: EEVEE is ``BLENDER_EEVEE_NEXT`` in 4.2-4.x and
+    ``BLENDER_EEVEE`` again from 5.0."""
+    if engine == "cycles":
+        return "CYCLES"
+    items = {i.identifier for i in bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items}
+    return "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in items else "BLENDER_EEVEE"

@@ -77,7 +77,7 @@ def missing_options(preset: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     """Silence what Blender's exporters print (C and Python, file descriptor 1) so the CLI stays readable."""
     sys.stdout.flush()
     saved = os.dup(1)
@@ -108,7 +108,7 @@ def export(objects: list[Any], path: Path, preset: str) -> Path:
         obj.select_set(True)
     bpy.context.view_layer.objects.active = objects[0]
     try:
-        with _quiet_stdout():
+        with quiet_stdout():
             result = _operator(p["operator"])(filepath=str(tmp), **options)
         if "FINISHED" not in result or not tmp.exists():
             raise RuntimeError(f"Blender's {p['operator']} did not write {path.name} ({result})")

@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--rig", default="game_engine", help="game_engine | mixamo | makehuman")
     g.add_argument("--names", default="internal", help="internal | unreal (bone names of the game_engine rig)")
     g.add_argument("--no-preview", action="store_true", help="skip the pyrender previews and contact sheet")
+    g.add_argument("--preview-engine", default="pyrender",
+                   help="pyrender (fast, CPU-posed) | eevee | cycles (rendered by Blender from the built avatar)")
+    g.add_argument("--texture-size", type=int, default=1024, help="albedo texture size: 256, 512, 1024 or 2048")
     g.add_argument("--no-refine", action="store_true", help="skip measurement refinement (decoder only)")
     g.add_argument("--resume", action="store_true",
                    help="skip avatars already made from the same request with whole files")
@@ -63,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Generating avatars of {args.spec} into {args.out} ...", flush=True)
             manifest, code = generate(args.spec, GenerateOptions(
                 out=args.out, formats=args.formats, rig=args.rig, names=args.names, preview=not args.no_preview,
-                refine=not args.no_refine, resume=args.resume, workers=args.workers))
+                refine=not args.no_refine, resume=args.resume, workers=args.workers,
+                preview_engine=args.preview_engine, texture_size=args.texture_size))
             done = sum(v["status"] == "done" for v in manifest["avatars"].values())
             print(f"{done}/{len(manifest['avatars'])} avatars made in {manifest['timings_s']['total']:.1f} s; "
                   f"manifest: {args.out / 'manifest.json'}"

@@ -31,10 +31,11 @@ from pipeline.anthropometry import MEASUREMENT_KEYS
 from pipeline.attributes import AvatarRequest, SpecError, load_spec, normalise_attributes
 from pipeline.body_model import RIG_NAMES, BodyModel, load_body_model
 from pipeline.files import atomic_write_json, sha256_file
-from pipeline.skin_tone import base_color_for
+from pipeline.skin_tone import TEXTURE_SIZES, base_color_for, skin_albedo
 from pipeline.versions import tool_versions
 
 FORMATS = ("glb", "fbx-unity", "fbx-unreal", "usd")
+PREVIEW_ENGINES = ("pyrender", "eevee", "cycles")
 # Deviations (achieved - requested) beyond these become warnings: the refinement aims well within them.
 WARN_TOLERANCE = {"height_cm": ("stature_cm", 0.2, False), "weight_kg": ("mass_kg", 0.01, True),
                   "chest_cm": ("chest_cm", 0.5, False), "waist_cm": ("waist_cm", 0.5, False),
@@ -57,13 +58,16 @@ class GenerateOptions:
     names: str = "internal"
     preview: bool = True
     refine: bool = True
+    texture_size: int = 1024
+    preview_engine: str = "pyrender"
     resume: bool = False
     workers: int = 1
     echo: Callable[[str], None] = _print_line
 
     def fingerprint_fields(self) -> dict[str, Any]:
         return {"formats": list(self.formats), "rig": self.rig, "names": self.names, "preview": self.preview,
-                "refine": self.refine}
+                "refine": self.refine, "texture_size": self.texture_size,
+                "preview_engine": self.preview_engine}
 
 
 @dataclass
@@ -126,6 +130,11 @@ def _file_path(folder: Path, name: str, fmt: str) -> Path:
     return folder / f"{name}{PRESETS[fmt]['suffix']}"
 
 
+def _side_files(folder: Path, fmt: str) -> list[Path]:
+    """Files an exporter writes beside its main file: USD's ``textures/*.png``."""
+    return sorted((folder / "textures").glob("*.png")) if fmt == "usd" else []
+
+
 def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     """Decode, build in Blender, export every format, preview. Returns the manifest entry (raises on failure)."""
     from PIL import Image
@@ -146,21 +155,31 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     folder = options.out / req.name
     meas = {k: round(float(dec.measurements[k][0]), 2) for k in MEASUREMENT_KEYS}
     color = base_color_for(req.skin_ita, req.fitzpatrick)
+    albedo = skin_albedo(body.asset_dir, options.texture_size, req.skin_ita, req.fitzpatrick)
     meta = {"request": req.as_dict(), "measurements": meas, "seed": req.seed}
     files: dict[str, Path] = {}
     timings = {"decode_refine_assemble": t_decode}
     for k in sorted({PRESETS[f]["influences"] for f in options.formats}):
         t = time.perf_counter()
         reset_scene()
-        avatar = avatar_from_batch(body, rig, batch, 0, req.name, k, base_color=np.array(color), meta=meta)
+        avatar = avatar_from_batch(body, rig, batch, 0, req.name, k, base_color=np.array(color), texture=albedo,
+                                   meta=meta)
         avatar = avatar.replace(bone_names=export_names(options.rig, avatar.bone_names, options.names))
         objs = list(build_avatar(avatar))
         timings[f"blender_build_k{k}"] = time.perf_counter() - t
         for fmt in (f for f in options.formats if PRESETS[f]["influences"] == k):
             t = time.perf_counter()
             files[fmt] = export(objs, _file_path(folder, req.name, fmt), fmt)
+            for extra in _side_files(folder, fmt):  # USD writes its textures beside the stage
+                files[f"{fmt}:{extra.name}"] = extra
             timings[f"export_{fmt}"] = time.perf_counter() - t
-    if options.preview:
+    if options.preview and options.preview_engine != "pyrender":
+        from pipeline.blender_render import render_previews
+
+        t = time.perf_counter()  # renders the last build (formats are never empty)
+        files.update(render_previews(objs[0], avatar, folder, options.preview_engine))
+        timings["preview"] = time.perf_counter() - t
+    elif options.preview:
         t = time.perf_counter()
         avatar = avatar_from_batch(body, rig, batch, 0, req.name, 4, base_color=np.array(color))
         renderer = _cached("renderer", lambda: Renderer(384, 512))
@@ -184,7 +203,8 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     return {"status": "done", "error": None, "warnings": dec.warnings[0],
             "fingerprint": request_fingerprint(req, options),
             "measurements": meas,
-            "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files.values()},
+            "files": {p.relative_to(folder).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                      for p in files.values()},
             "timings_s": {k: round(v, 4) for k, v in timings.items()}}
 
 
@@ -229,6 +249,10 @@ def generate(spec: Path, options: GenerateOptions) -> tuple[dict, int]:
 
     if options.names not in NAME_SETS:
         raise SpecError([f"--names {options.names!r}: allowed {', '.join(NAME_SETS)}"])
+    if options.preview_engine not in PREVIEW_ENGINES:
+        raise SpecError([f"--preview-engine {options.preview_engine!r}: allowed {', '.join(PREVIEW_ENGINES)}"])
+    if options.texture_size not in TEXTURE_SIZES:
+        raise SpecError([f"--texture-size {options.texture_size}: allowed {', '.join(map(str, TEXTURE_SIZES))}"])
     if options.workers < 1:
         raise SpecError([f"--workers {options.workers}: must be at least 1"])
     t_start = time.perf_counter()

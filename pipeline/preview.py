@@ -154,12 +154,6 @@ def _look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
     return m
 
 
-def linear_to_srgb_u8(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.clip(rgb, 0.0, 1.0)
-    s = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
-    return np.round(s * 255).astype(np.uint8)
-
-
 def contact_sheet(images: Sequence[Image.Image], labels: Sequence[str], columns: int = 4) -> Image.Image:
     """A grid of equally sized previews with a label under each."""
     if not images:

@@ -13,6 +13,7 @@ from pipeline.blender_build import build_avatar
 from pipeline.blender_export import PRESETS, export, missing_options
 from pipeline.fbx_inspect import global_settings
 from pipeline.gltf_validation import summarize, validate_glb
+from pipeline.skin_tone import skin_albedo
 
 # Warnings the Khronos validator gives on Blender's GLB, each explained in the README.
 EXPLAINED_WARNINGS = {"NODE_SKINNED_MESH_NON_ROOT"}
@@ -27,7 +28,7 @@ def fresh_blender():
 def _built(body, preset, rig="game_engine", name="ana"):
     r = body.rig(rig)
     a = avatar_from_batch(body, r, assemble(body, r, body.presets["adult_woman"]), 0, name,
-                          PRESETS[preset]["influences"])
+                          PRESETS[preset]["influences"], texture=skin_albedo(body.asset_dir, 256, skin_ita=30.0))
     return a, build_avatar(a)
 
 
@@ -121,3 +122,8 @@ def test_usd_skeleton_with_8_influences(body, tmp_path):
     assert len(validators) >= 20
     errors = UsdValidation.ValidationContext(validators).Validate(stage)
     assert not errors, [(e.GetName(), e.GetMessage()) for e in errors]
+    # the albedo is written beside the stage and the material's texture reader points at it
+    assert (tmp_path / "textures" / "ana_skin_albedo.png").exists()
+    assets = [str(attr.Get().path) for prim in stage.Traverse() for attr in prim.GetAttributes()
+              if attr.GetTypeName() == "asset" and attr.Get() is not None]
+    assert any(a.endswith("textures/ana_skin_albedo.png") for a in assets), assets

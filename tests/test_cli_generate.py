@@ -119,6 +119,27 @@ def test_cli_exit_codes(tmp_path):
     assert proc.returncode == 2 and "cannot read" in proc.stderr
     proc = run_cli("generate", "--spec", good, "--out", tmp_path / "x", "--formats", "glb,obj")
     assert proc.returncode == 2 and "obj" in proc.stderr
+    proc = run_cli("generate", "--spec", good, "--out", tmp_path / "x", "--preview-engine", "povray")
+    assert proc.returncode == 2 and "--preview-engine 'povray': allowed pyrender, eevee, cycles" in proc.stderr
+    proc = run_cli("generate", "--spec", good, "--out", tmp_path / "x", "--texture-size", "300")
+    assert proc.returncode == 2 and "--texture-size 300: allowed 256, 512, 1024, 2048" in proc.stderr
+
+
+def test_cycles_previews_and_usd_textures_are_recorded(tmp_path):
+    spec = tmp_path / "one.toml"
+    spec.write_text('[[avatar]]\nname = "a"\nsex = "female"\nage_years = 30\nheight_cm = 165\nweight_kg = 60\n'
+                    "fitzpatrick = 5\n")
+    manifest, code = generate(spec, GenerateOptions(out=tmp_path / "o", formats=("glb", "usd"), texture_size=256,
+                                                    preview_engine="cycles", echo=lambda s: None))
+    assert code == 0, manifest
+    files = manifest["avatars"]["a"]["files"]
+    # Blender previews: front and side (the pose sheet is pyrender's); USD's texture beside the stage, checksummed
+    assert {"preview.png", "preview_side.png", "textures/a_skin_albedo.png", "a.usdc", "a.glb"} <= set(files)
+    assert "preview_poses.png" not in files
+    folder = tmp_path / "o" / "a"
+    for name, info in files.items():
+        assert sha256_file(folder / name) == info["sha256"], name
+    assert (tmp_path / "o" / "contact_sheet.png").exists()
 
 
 def test_sample_writes_a_valid_realistic_population(tmp_path):
