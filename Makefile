@@ -15,7 +15,7 @@ export ANNY_CACHE_DIR := $(CURDIR)/.cache/anny
 export PYOPENGL_PLATFORM := egl
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench train assets install validator test-bpy42 clean
+.PHONY: demo test lint bench train assets install validator test-bpy42 clean addon
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,3 +68,7 @@ test-bpy42: $(VENV42)/.installed $(VALIDATOR)
 
 clean:
 	rm -rf out dist .pytest_cache .ruff_cache
+
+# The Blender extension zip (validated with Blender's own blender_ext.py, tags checked) into dist/.
+addon: $(STAMP)
+	$(PY) -m pipeline.extension_build --out dist

@@ -10,6 +10,7 @@ Arrays go through ``foreach_set``; the only Python loops run over bones and over
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import bpy
@@ -18,9 +19,11 @@ from mathutils import Matrix
 
 from pipeline.avatar_data import AvatarData
 from pipeline.blender_compat import new_principled_material, set_smooth_shading
+from pipeline.body_model import BodyModel
 from pipeline.png import encode_png
 
 PROP_PREFIX = "avatar_"
+ALBEDO_NODE = "avatar_albedo"
 
 
 _RESET_DONE = False
@@ -60,12 +63,16 @@ def _mesh_from_avatar(avatar: AvatarData, name: str) -> Any:
 
 
 def _assign_weights(obj: Any, avatar: AvatarData) -> None:
-    """One vertex group per bone, filled by distinct weight values (not per vertex)."""
+    _assign_groups(obj, avatar.bone_names, avatar.skin_indices, avatar.skin_weights)
+
+
+def _assign_groups(obj: Any, bone_names: Sequence[str], indices: np.ndarray, weights: np.ndarray) -> None:
+    """One vertex group per bone, filled by runs of equal weight (not per vertex). indices, weights: (V, k)."""
     obj.vertex_groups.clear()
-    groups = [obj.vertex_groups.new(name=n) for n in avatar.bone_names]
-    idx = avatar.skin_indices.ravel()
-    w = avatar.skin_weights.ravel()
-    vert = np.repeat(np.arange(avatar.n_vertices), avatar.influences)
+    groups = [obj.vertex_groups.new(name=n) for n in bone_names]
+    idx = indices.ravel()
+    w = weights.ravel()
+    vert = np.repeat(np.arange(indices.shape[0]), indices.shape[1])
     keep = w > 0
     idx, w, vert = idx[keep], w[keep], vert[keep]
     order = np.lexsort((w, idx))
@@ -78,25 +85,55 @@ def _assign_weights(obj: Any, avatar: AvatarData) -> None:
         groups[int(idx[s])].add(vert[s:e].tolist(), float(w[s]), "REPLACE")
 
 
+def set_influences(arm_obj: Any, body: BodyModel, influences: int) -> None:
+    """Re-prune the avatar's skin to ``influences`` per vertex (``skinning.prune_weights``, the core function)
+    and refill its vertex groups; for exporting to a target with another k. Bone order is the armature's."""
+    from pipeline.skinning import prune_weights
+
+    rig = body.rig(arm_obj[PROP_PREFIX + "rig"])
+    idx, w = prune_weights(rig.skin_indices, rig.skin_weights, influences)
+    _assign_groups(find_mesh(arm_obj), [b.name for b in arm_obj.data.bones], idx, w)
+    arm_obj[PROP_PREFIX + "influences"] = int(influences)
+
+
 def _material(avatar: AvatarData, name: str) -> Any:
     mat, tree, bsdf = new_principled_material(name)
     bsdf.inputs["Roughness"].default_value = 0.6
     if avatar.texture is None:
         bsdf.inputs["Base Color"].default_value = [float(c) for c in avatar.base_color]
         return mat
-    tex = avatar.texture
+    node = tree.nodes.new("ShaderNodeTexImage")
+    node.name = ALBEDO_NODE
+    node.image = _albedo_image(avatar.texture, f"{name}_albedo")
+    tree.links.new(node.outputs["Color"], bsdf.inputs["Base Color"])
+    return mat
+
+
+def _albedo_image(tex: np.ndarray, name: str) -> Any:
+    """An sRGB image whose packed file is the albedo's PNG: no pixel upload, no re-encoding by Blender, and the
+    exporters (glTF, FBX) carry the same bytes."""
     h, w = tex.shape[:2]
-    # the PNG bytes are packed as the image's file: no pixel upload, no re-encoding by Blender, and exporters
-    # (glTF) pass the same PNG through
     png = encode_png(np.asarray(tex))
-    img = bpy.data.images.new(f"{name}_albedo", width=w, height=h, alpha=tex.shape[2] == 4)
+    img = bpy.data.images.new(name, width=w, height=h, alpha=tex.shape[2] == 4)
     img.pack(data=png, data_len=len(png))
     img.source = "FILE"
     img.colorspace_settings.name = "sRGB"
-    node = tree.nodes.new("ShaderNodeTexImage")
-    node.image = img
-    tree.links.new(node.outputs["Color"], bsdf.inputs["Base Color"])
-    return mat
+    return img
+
+
+def _replace_albedo(mesh_obj: Any, avatar: AvatarData) -> None:
+    """Put the new albedo into the avatar's own image node (the rest of a user-edited material is kept)."""
+    if avatar.texture is None:
+        return
+    for mat in mesh_obj.data.materials:
+        node = mat.node_tree.nodes.get(ALBEDO_NODE) if mat and mat.node_tree else None
+        if node is None:
+            continue
+        old, name = node.image, node.image.name if node.image else f"{avatar.name}_albedo"
+        node.image = _albedo_image(avatar.texture, name)
+        if old is not None and old.users == 0:
+            bpy.data.images.remove(old)
+        node.image.name = name
 
 
 def _build_bones(arm_obj: Any, avatar: AvatarData) -> None:
@@ -180,5 +217,6 @@ def update_avatar(arm_obj: Any, avatar: AvatarData) -> tuple[Any, Any]:
     bpy.data.meshes.remove(old)
     mesh_obj.data.name = avatar.name
     _assign_weights(mesh_obj, avatar)
+    _replace_albedo(mesh_obj, avatar)
     _store_properties(arm_obj, avatar)
     return arm_obj, mesh_obj

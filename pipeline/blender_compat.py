@@ -50,3 +50,11 @@ def engine_id(engine: str) -> str:
         return "CYCLES"
     items = {i.identifier for i in bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items}
     return "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in items else "BLENDER_EEVEE"
+
+
+def action_fcurves(action: Any) -> list[Any]:
+    """Every F-curve of an action: ``Action.fcurves`` before 5.0, the layers' channel bags from 5.0 on."""
+    if hasattr(action, "fcurves"):  # pragma: no cover - 4.x
+        return list(action.fcurves)
+    return [fc for layer in action.layers for strip in layer.strips for bag in strip.channelbags
+            for fc in bag.fcurves]

@@ -29,6 +29,7 @@ import numpy as np
 
 from pipeline.anthropometry import MEASUREMENT_KEYS
 from pipeline.attributes import AvatarRequest, SpecError, load_spec, normalise_attributes
+from pipeline.avatar_data import AvatarData
 from pipeline.body_model import RIG_NAMES, BodyModel, load_body_model
 from pipeline.files import atomic_write_json, sha256_file
 from pipeline.skin_tone import TEXTURE_SIZES, base_color_for, skin_albedo
@@ -135,6 +136,31 @@ def _side_files(folder: Path, fmt: str) -> list[Path]:
     return sorted((folder / "textures").glob("*.png")) if fmt == "usd" else []
 
 
+def avatar_for_request(req: AvatarRequest, body: BodyModel, dec: Decoded, i: int = 0, rig: str = "game_engine",
+                       names: str = "internal", influences: int = 4, texture: np.ndarray | None = None,
+                       texture_size: int = 1024) -> AvatarData:
+    """Item ``i`` of decoded requests -> AvatarData (rig, bone names, k influences, albedo, request and
+    measurements in ``meta``). Shared by ``avatar generate`` and the Blender add-on."""
+    from pipeline.assembly import assemble, avatar_from_batch
+    from pipeline.bone_names import export_names
+
+    r = body.rig(rig)
+    batch = assemble(body, r, dec.coefficients[i: i + 1])
+    if texture is None:
+        texture = skin_albedo(body.asset_dir, texture_size, req.skin_ita, req.fitzpatrick)
+    meta = {"request": req.as_dict(), "measurements": measurements_of(dec, i), "seed": req.seed,
+            "warnings": list(dec.warnings[i])}
+    avatar = avatar_from_batch(body, r, batch, 0, req.name, influences,
+                               base_color=np.array(base_color_for(req.skin_ita, req.fitzpatrick)), texture=texture,
+                               meta=meta)
+    return avatar.replace(bone_names=export_names(rig, avatar.bone_names, names))
+
+
+def measurements_of(dec: Decoded, i: int = 0) -> dict[str, float]:
+    """Achieved measurements of item ``i`` (cm, kg), rounded to 0.01."""
+    return {k: round(float(dec.measurements[k][i]), 2) for k in MEASUREMENT_KEYS}
+
+
 def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     """Decode, build in Blender, export every format, preview. Returns the manifest entry (raises on failure)."""
     from PIL import Image
@@ -142,7 +168,6 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     from pipeline.assembly import assemble, avatar_from_batch
     from pipeline.blender_build import build_avatar, reset_scene
     from pipeline.blender_export import PRESETS, export
-    from pipeline.bone_names import export_names
     from pipeline.files import atomic_save_png
     from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms, stride
 
@@ -150,21 +175,18 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     body = load_body_model()
     rig = body.rig(options.rig)
     dec = decode_requests([req], body, options.refine)
-    batch = assemble(body, rig, dec.coefficients)
     t_decode = time.perf_counter() - t0
     folder = options.out / req.name
-    meas = {k: round(float(dec.measurements[k][0]), 2) for k in MEASUREMENT_KEYS}
+    meas = measurements_of(dec)
     color = base_color_for(req.skin_ita, req.fitzpatrick)
     albedo = skin_albedo(body.asset_dir, options.texture_size, req.skin_ita, req.fitzpatrick)
     meta = {"request": req.as_dict(), "measurements": meas, "seed": req.seed}
     files: dict[str, Path] = {}
-    timings = {"decode_refine_assemble": t_decode}
+    timings = {"decode_refine": t_decode}
     for k in sorted({PRESETS[f]["influences"] for f in options.formats}):
         t = time.perf_counter()
         reset_scene()
-        avatar = avatar_from_batch(body, rig, batch, 0, req.name, k, base_color=np.array(color), texture=albedo,
-                                   meta=meta)
-        avatar = avatar.replace(bone_names=export_names(options.rig, avatar.bone_names, options.names))
+        avatar = avatar_for_request(req, body, dec, 0, options.rig, options.names, k, texture=albedo)
         objs = list(build_avatar(avatar))
         timings[f"blender_build_k{k}"] = time.perf_counter() - t
         for fmt in (f for f in options.formats if PRESETS[f]["influences"] == k):
@@ -181,7 +203,8 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
         timings["preview"] = time.perf_counter() - t
     elif options.preview:
         t = time.perf_counter()
-        avatar = avatar_from_batch(body, rig, batch, 0, req.name, 4, base_color=np.array(color))
+        avatar = avatar_from_batch(body, rig, assemble(body, rig, dec.coefficients), 0, req.name, 4,
+                                   base_color=np.array(color))
         renderer = _cached("renderer", lambda: Renderer(384, 512))
         frame_h = max(2.0, float(np.ptp(avatar.vertices[:, 2])) * 1.08)  # one scale for every avatar up to 1.85 m
         panels = []

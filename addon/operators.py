@@ -1,0 +1,186 @@
+"""``avatar.*`` operators. Each declares REGISTER and UNDO, reports problems through ``self.report`` (never a
+silent cancel, never a traceback in the user's face; the traceback goes to the console), shows progress through
+the window manager, and delegates the work to ``runtime`` (the project's shared functions)."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any, ClassVar
+
+import bpy
+
+from . import runtime
+from .preferences import get_preferences
+from .properties import EXPORT_ITEMS, PRESET_ITEMS, entry_to_settings, settings_to_entry
+
+
+class _AvatarOperator:
+    """Runs ``run(context)`` with errors reported to the user and progress shown in the window manager."""
+
+    bl_options: ClassVar[set[str]] = {"REGISTER", "UNDO"}
+
+    def execute(self, context: Any) -> set[str]:
+        wm = context.window_manager
+        wm.progress_begin(0, 100)
+        try:
+            return self.run(context, lambda f: wm.progress_update(int(100 * f)))
+        except runtime.AddonError as exc:
+            self.report({"ERROR"}, str(exc))
+        except Exception as exc:  # unexpected: one readable line for the user, the traceback for the console
+            traceback.print_exc()
+            self.report({"ERROR"}, f"{type(exc).__name__}: {exc}")
+        finally:
+            wm.progress_end()
+        return {"CANCELLED"}
+
+    def run(self, context: Any, progress: Any) -> set[str]:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+
+def _report_warnings(op: Any, avatar: Any) -> None:
+    for w in avatar.meta.get("warnings", []):
+        op.report({"WARNING"}, w)
+
+
+class AVATAR_OT_generate(_AvatarOperator, bpy.types.Operator):
+    """Make a new avatar from the panel's fields"""
+
+    bl_idname = "avatar.generate"
+    bl_label = "Generate"
+
+    def run(self, context: Any, progress: Any) -> set[str]:
+        from pipeline.blender_build import build_avatar
+
+        s = context.scene.avatar_settings
+        avatar = runtime.make_avatar_data(settings_to_entry(s), get_preferences(context), s.rig, s.bone_names,
+                                          progress=progress)
+        if bpy.data.objects.get(avatar.name) is not None or bpy.data.objects.get(f"{avatar.name}_rig"):
+            raise runtime.AddonError(f"an object named {avatar.name!r} exists already: choose another name, "
+                                     "or select that avatar and use Update")
+        arm, _mesh = build_avatar(avatar, context.scene)
+        progress(1.0)
+        for obj in context.view_layer.objects:
+            obj.select_set(False)
+        arm.select_set(True)
+        context.view_layer.objects.active = arm
+        _report_warnings(self, avatar)
+        m = avatar.meta["measurements"]
+        self.report({"INFO"}, f"{avatar.name}: {m['stature_cm']:.1f} cm, {m['mass_kg']:.1f} kg")
+        return {"FINISHED"}
+
+
+class AVATAR_OT_update(_AvatarOperator, bpy.types.Operator):
+    """Regenerate the selected avatar in place from the panel's fields (object names and animation kept)"""
+
+    bl_idname = "avatar.update"
+    bl_label = "Update"
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return runtime.avatar_armature(context.active_object) is not None
+
+    def run(self, context: Any, progress: Any) -> set[str]:
+        from pipeline.blender_build import PROP_PREFIX, update_avatar
+
+        arm = runtime.avatar_armature(context.active_object)
+        if arm is None:
+            raise runtime.AddonError("select an avatar (its armature or its mesh) to update")
+        s = context.scene.avatar_settings
+        entry = {**settings_to_entry(s), "name": arm[PROP_PREFIX + "name"]}
+        k = int(arm.get(PROP_PREFIX + "influences", 4))
+        avatar = runtime.make_avatar_data(entry, get_preferences(context), s.rig, s.bone_names, k, progress)
+        update_avatar(arm, avatar)
+        progress(1.0)
+        _report_warnings(self, avatar)
+        return {"FINISHED"}
+
+
+class AVATAR_OT_load_settings(_AvatarOperator, bpy.types.Operator):
+    """Copy the selected avatar's request into the panel's fields"""
+
+    bl_idname = "avatar.load_settings"
+    bl_label = "Load from selected"
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return runtime.avatar_armature(context.active_object) is not None
+
+    def run(self, context: Any, progress: Any) -> set[str]:
+        arm = runtime.avatar_armature(context.active_object)
+        request = runtime.avatar_meta(arm).get("request") if arm else None
+        if not request:
+            raise runtime.AddonError("the selected object carries no avatar request")
+        entry_to_settings(request, context.scene.avatar_settings)
+        return {"FINISHED"}
+
+
+class AVATAR_OT_apply_preset(_AvatarOperator, bpy.types.Operator):
+    """Fill the fields with a named person (child, teenager, adult woman, adult man, elder, athletic, heavy)"""
+
+    bl_idname = "avatar.apply_preset"
+    bl_label = "Apply preset"
+
+    preset: bpy.props.EnumProperty(name="Preset", items=PRESET_ITEMS)  # type: ignore[valid-type]
+
+    def run(self, context: Any, progress: Any) -> set[str]:
+        from pipeline.person_presets import PERSON_PRESETS
+
+        s = context.scene.avatar_settings
+        entry_to_settings({**PERSON_PRESETS[self.preset], "name": self.preset, "seed": s.seed}, s)
+        s.preset = self.preset
+        return {"FINISHED"}
+
+
+class AVATAR_OT_random_person(_AvatarOperator, bpy.types.Operator):
+    """Fill the fields with a realistic person drawn from the population sampler (CDC/NHANES) with a seed"""
+
+    bl_idname = "avatar.random_person"
+    bl_label = "Random person"
+
+    def run(self, context: Any, progress: Any) -> set[str]:
+        from pipeline.population import sample_people
+
+        s = context.scene.avatar_settings
+        person = sample_people(1, int(s.random_seed))[0]
+        entry_to_settings({**person, "name": f"person_{s.random_seed}"}, s)
+        return {"FINISHED"}
+
+
+class AVATAR_OT_export(_AvatarOperator, bpy.types.Operator):
+    """Export the selected avatar with a game/film preset"""
+
+    bl_idname = "avatar.export"
+    bl_label = "Export"
+
+    preset: bpy.props.EnumProperty(name="Format", items=EXPORT_ITEMS)  # type: ignore[valid-type]
+    filepath: bpy.props.StringProperty(name="File", subtype="FILE_PATH")  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return runtime.avatar_armature(context.active_object) is not None
+
+    def invoke(self, context: Any, event: Any) -> set[str]:
+        arm = runtime.avatar_armature(context.active_object)
+        if not self.filepath and arm is not None:
+            from pipeline.blender_export import PRESETS
+
+            folder = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path.home()
+            self.filepath = str(folder / f"{arm.get('avatar_name', 'avatar')}{PRESETS[self.preset]['suffix']}")
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def run(self, context: Any, progress: Any) -> set[str]:
+        arm = runtime.avatar_armature(context.active_object)
+        if arm is None:
+            raise runtime.AddonError("select an avatar (its armature or its mesh) to export")
+        if not self.filepath:
+            raise runtime.AddonError("choose a file to export to")
+        path = runtime.export_avatar(arm, self.preset, Path(self.filepath))
+        progress(1.0)
+        self.report({"INFO"}, f"exported {path}")
+        return {"FINISHED"}
+
+
+CLASSES = (AVATAR_OT_generate, AVATAR_OT_update, AVATAR_OT_load_settings, AVATAR_OT_apply_preset,
+           AVATAR_OT_random_person, AVATAR_OT_export)

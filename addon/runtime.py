@@ -1,0 +1,175 @@
+"""What the operators do, as plain functions over the project's packages (imported lazily, never at import time).
+
+Every step calls the functions ``pipeline/run.py`` uses: ``attributes.parse_avatar`` (validation and messages),
+``generate.decode_requests`` (decoder + refinement; in-process or through ``pipeline.decode_worker``),
+``generate.avatar_for_request`` (assembly, albedo, bone names), ``blender_build.build_avatar`` /
+``update_avatar`` and ``blender_export.export``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+_HERE = Path(__file__).resolve().parent
+WORKER_TIMEOUT_S = 600
+
+
+class AddonError(RuntimeError):
+    """A problem to show the user as it is (one line per problem)."""
+
+
+def _pipeline() -> None:
+    if importlib.util.find_spec("pipeline") is None:
+        raise AddonError("the avatar pipeline package is not importable in this Blender: install the extension "
+                         "zip that `make addon` builds (it bundles the package), or load the add-on from a "
+                         "project checkout with that checkout on Blender's Python path")
+
+
+def asset_dir() -> Path | None:
+    """The body data bundled with the extension (``data/body``), or None for the package's default."""
+    bundled = _HERE / "data" / "body"
+    return bundled if (bundled / "body.npz").exists() else None
+
+
+def body_model() -> Any:
+    _pipeline()
+    from pipeline.body_model import load_body_model
+
+    return load_body_model(asset_dir())
+
+
+def parse_entry(entry: dict[str, Any]) -> Any:
+    """Validate a spec entry; AddonError with the pipeline's own messages (avatar, field, value, range)."""
+    _pipeline()
+    from pipeline.attributes import SpecError, parse_avatar
+
+    try:
+        return parse_avatar(entry)
+    except SpecError as exc:
+        raise AddonError("; ".join(exc.problems)) from None
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def uses_worker(prefs: Any) -> bool:
+    if prefs.torch_mode == "WORKER":
+        return True
+    if prefs.torch_mode == "BLENDER":
+        if not torch_available():
+            raise AddonError("preferences ask for decoding in Blender's Python, but torch is not importable "
+                             "there; choose 'Automatic' or 'Worker process'")
+        return False
+    return not torch_available()
+
+
+def worker_python(prefs: Any) -> str:
+    """The worker's Python: the preference, else $AVATAR_WORKER_PYTHON, else the checkout's .venv."""
+    candidates = [prefs.worker_python, os.environ.get("AVATAR_WORKER_PYTHON", "")]
+    spec = importlib.util.find_spec("pipeline")
+    if spec is not None and spec.origin:
+        candidates.append(str(Path(spec.origin).resolve().parents[1] / ".venv" / "bin" / "python"))
+    for c in candidates:
+        if c and Path(c).is_file() and os.access(c, os.X_OK):
+            return c
+    raise AddonError("no worker Python found: set Preferences > Add-ons > Avatar Pipeline > Worker Python to "
+                     "the project's .venv/bin/python (created by `make install`)")
+
+
+def decode(requests: list[Any], prefs: Any, body: Any, refine: bool = True) -> Any:
+    """Decoded bodies (``pipeline.generate.Decoded``) in this process or in the worker."""
+    from pipeline.generate import Decoded, decode_requests
+
+    if not uses_worker(prefs):
+        return decode_requests(requests, body, refine)
+    import numpy as np
+
+    payload = json.dumps({"requests": [r.as_dict() for r in requests], "refine": refine})
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    try:
+        proc = subprocess.run([worker_python(prefs), "-m", "pipeline.decode_worker"], input=payload,
+                              capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, env=env)
+    except subprocess.TimeoutExpired:
+        raise AddonError(f"the decode worker did not answer within {WORKER_TIMEOUT_S} s") from None
+    try:
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise AddonError(f"the decode worker failed (exit code {proc.returncode}): {tail[0]}") from None
+    if "error" in out:
+        raise AddonError("; ".join(out["error"]))
+    return Decoded(coefficients=np.asarray(out["coefficients"], dtype=np.float64),
+                   measurements={k: np.asarray(v, dtype=np.float64) for k, v in out["measurements"].items()},
+                   warnings=out["warnings"])
+
+
+def make_avatar_data(entry: dict[str, Any], prefs: Any, rig: str, names: str, influences: int = 4,
+                     progress: Any = None) -> Any:
+    """Spec entry -> AvatarData (validated, decoded, refined, assembled, textured)."""
+    req = parse_entry(entry)
+    step = progress or (lambda _f: None)
+    step(0.1)
+    body = body_model()
+    dec = decode([req], prefs, body)
+    step(0.6)
+    from pipeline.generate import avatar_for_request
+
+    avatar = avatar_for_request(req, body, dec, 0, rig, names, influences, texture_size=int(prefs.texture_size))
+    step(0.8)
+    return avatar
+
+
+def avatar_armature(obj: Any) -> Any:
+    """The avatar armature of a selected object (the armature itself or its skinned mesh)."""
+    from pipeline.blender_build import PROP_PREFIX
+
+    for o in (obj, getattr(obj, "parent", None)):
+        if o is not None and o.type == "ARMATURE" and o.get(PROP_PREFIX + "name") is not None:
+            return o
+    return None
+
+
+def avatar_meta(arm: Any) -> dict[str, Any]:
+    from pipeline.blender_build import PROP_PREFIX
+
+    try:
+        return json.loads(arm.get(PROP_PREFIX + "meta", "{}"))
+    except (TypeError, json.JSONDecodeError):
+        return {}
+
+
+def export_avatar(arm: Any, preset: str, path: Path) -> Path:
+    """Export an avatar with a preset; the skin is re-pruned to the preset's influences (a core function) for
+    the export and put back afterwards."""
+    from pipeline.blender_build import PROP_PREFIX, find_mesh, set_influences
+    from pipeline.blender_export import PRESETS, export
+
+    if preset not in PRESETS:
+        raise AddonError(f"export format {preset!r}: allowed {', '.join(PRESETS)}")
+    path = Path(bpy_abspath(str(path)))
+    suffix = PRESETS[preset]["suffix"]
+    if not path.name.endswith(suffix):
+        path = path.with_name(path.name.split(".")[0] + suffix)
+    mesh = find_mesh(arm)
+    body = body_model()
+    before = int(arm.get(PROP_PREFIX + "influences", 4))
+    k = PRESETS[preset]["influences"]
+    if k != before:
+        set_influences(arm, body, k)
+    try:
+        return export([arm, mesh], path, preset)
+    finally:
+        if k != before:
+            set_influences(arm, body, before)
+
+
+def bpy_abspath(path: str) -> str:
+    import bpy
+
+    return bpy.path.abspath(path)
