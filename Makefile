@@ -56,15 +56,17 @@ assets: install
 
 # The bpy-tier tests against the Blender 4.2 LTS module, in a second venv (CI runs only 5.0.1).
 VENV42 := .venv42
-$(VENV42)/.installed: constraints.txt
+# (no torch here on purpose: the add-on then decodes through its worker, the project's .venv Python)
+$(VENV42)/.installed-2: constraints.txt
 	@test -x $(VENV42)/bin/python || $(PYTHON) -m venv $(VENV42)
-	$(VENV42)/bin/python -m pip install -q -c constraints.txt "bpy==4.2.23" pytest usd-core pillow
+	$(VENV42)/bin/python -m pip install -q -c constraints.txt "bpy==4.2.23" pytest usd-core pillow pygltflib \
+	  "setuptools>=70"
 	@touch $@
 
 # os._exit: the 4.2 module crashes while tearing down at interpreter exit, after the tests have run
-test-bpy42: $(VENV42)/.installed $(VALIDATOR)
+test-bpy42: $(VENV42)/.installed-2 $(VALIDATOR) $(STAMP)
 	$(VENV42)/bin/python -c "import os, sys, pytest; sys.stdout.flush(); \
-	  os._exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_blender_build.py', 'tests/test_blender_export.py']))"
+	  os._exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_blender_build.py', 'tests/test_blender_export.py', 'tests/test_blender_render.py', 'tests/test_addon.py']))"
 
 clean:
 	rm -rf out dist .pytest_cache .ruff_cache

@@ -27,10 +27,23 @@ class AssembledBatch:
     rest: np.ndarray
 
 
-def assemble(body: BodyModel, rig: Rig, coefficients: np.ndarray) -> AssembledBatch:
-    """Vertices, joints and rest bone matrices for (B, K) or (K,) shape coefficients."""
+def assemble(body: BodyModel, rig: Rig, coefficients: np.ndarray, ground: bool = True) -> AssembledBatch:
+    """Vertices, joints and rest bone matrices for (B, K) or (K,) shape coefficients.
+
+    ``ground``: stand each body on the floor, its lowest vertex at z = 0, as Blender users and game engines
+    expect (the body space itself keeps the source data's frame, where the feet are about 0.82 m below the
+    origin; ``ground=False`` returns that frame, for comparisons with the source).
+    """
     verts = body.vertices(coefficients)
     heads, tails = rig.joints(coefficients)
+    if ground:
+        lift = -verts[..., 2].min(axis=-1)  # (B,)
+        verts = verts.copy()
+        verts[..., 2] += lift[:, None].astype(verts.dtype)
+        heads = heads.copy()
+        tails = tails.copy()
+        heads[..., 2] += lift[:, None]
+        tails[..., 2] += lift[:, None]
     return AssembledBatch(vertices=verts, heads=heads, tails=tails, rest=rig.rest_matrices(heads, tails))
 
 

@@ -1,7 +1,8 @@
 """AvatarData: the one hand-off object between body assembly, Blender, exporters and renderers.
 
 Frozen, numpy arrays only, invariants checked at construction. Exporters and renderers never repair it.
-Units: metres, Blender axes (Z up, -Y forward), bone matrices map bone space to armature space.
+Units: metres, Blender axes (Z up, -Y forward), feet on the floor (z = 0) for assembled avatars; bone matrices
+map bone space to armature space.
 """
 
 from __future__ import annotations

@@ -23,19 +23,22 @@ from pipeline.blender_compat import engine_id
 from pipeline.blender_export import quiet_stdout
 from pipeline.preview import BACKGROUND, FRONT, SIDE, View, relaxed_arms
 
+__all__ = ["FRONT", "SIDE", "add_camera", "add_lights", "configure_render", "over_background", "render_previews"]
+
 ENGINES = ("eevee", "cycles")
 SUN_STRENGTH = 3.0
 WORLD_FILL = 0.35  # a dim white world: fill light only; the background is composited afterwards
 
 
-def _camera(scene: Any, view: View, frame_h: float, centre_z: float, aspect: float) -> Any:
+def add_camera(scene: Any, view: View, frame_h: float, centre_z: float, aspect: float, centre_x: float = 0.0) -> Any:
+    """An orthographic camera looking at the body along ``view``, showing ``frame_h`` metres vertically."""
     cam = bpy.data.cameras.new("avatar_preview_cam")
     cam.type = "ORTHO"
     cam.ortho_scale = frame_h * max(1.0, aspect)  # Blender's ortho scale spans the longer side
     obj = bpy.data.objects.new("avatar_preview_cam", cam)
     scene.collection.objects.link(obj)
     d = np.asarray(view.direction, dtype=np.float64)
-    obj.location = (d * 6.0 + [0.0, 0.0, centre_z]).tolist()
+    obj.location = (d * 6.0 + [centre_x, 0.0, centre_z]).tolist()
     # a camera looks down its -Z with +Y up: aim -Z at the body, keep +Y toward world Z
     back = d / np.linalg.norm(d)
     up = np.array([0.0, 0.0, 1.0])
@@ -44,7 +47,8 @@ def _camera(scene: Any, view: View, frame_h: float, centre_z: float, aspect: flo
     return obj
 
 
-def _lights(scene: Any) -> list[Any]:
+def add_lights(scene: Any) -> list[Any]:
+    """The preview lighting: a sun from the front left above and a dim white world as fill."""
     sun = bpy.data.lights.new("avatar_preview_sun", "SUN")
     sun.energy = SUN_STRENGTH
     sun.angle = math.radians(10.0)
@@ -62,7 +66,7 @@ def _lights(scene: Any) -> list[Any]:
     return [obj]
 
 
-def _pose(arm_obj: Any, avatar: AvatarData, rotations: np.ndarray | None) -> None:
+def pose_armature(arm_obj: Any, avatar: AvatarData, rotations: np.ndarray | None) -> None:
     for j, name in enumerate(avatar.bone_names):
         pb = arm_obj.pose.bones.get(name)
         if pb is None:
@@ -72,7 +76,7 @@ def _pose(arm_obj: Any, avatar: AvatarData, rotations: np.ndarray | None) -> Non
         pb.rotation_quaternion = Matrix(r.tolist()).to_quaternion()
 
 
-def _over_background(path: Path) -> None:
+def over_background(path: Path) -> None:
     """Composite a transparent render over the preview background colour (as the pyrender previews use)."""
     from PIL import Image
 
@@ -81,12 +85,8 @@ def _over_background(path: Path) -> None:
     Image.alpha_composite(bg, fg).convert("RGB").save(path, format="PNG")
 
 
-def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str = "cycles",
-                    width: int = 384, height: int = 512, samples: int = 16) -> dict[str, Path]:
-    """preview.png (front) and preview_side.png (side) of a built avatar; returns {"front": path, "side": path}."""
-    if engine not in ENGINES:
-        raise ValueError(f"preview engine {engine!r}: allowed pyrender, {', '.join(ENGINES)}")
-    scene = bpy.context.scene
+def configure_render(scene: Any, engine: str, width: int, height: int, samples: int) -> None:
+    """Engine, size, transparent film (composited later), the Standard view transform, CPU sampling."""
     render = scene.render
     render.engine = engine_id(engine)
     render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
@@ -100,15 +100,25 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
         scene.cycles.use_denoising = False
     else:
         scene.eevee.taa_render_samples = samples
-    made: list[Any] = _lights(scene)
-    _pose(arm_obj, avatar, relaxed_arms(avatar))
+
+
+def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str = "cycles",
+                    width: int = 384, height: int = 512, samples: int = 16) -> dict[str, Path]:
+    """preview.png (front) and preview_side.png (side) of a built avatar; returns {"front": path, "side": path}."""
+    if engine not in ENGINES:
+        raise ValueError(f"preview engine {engine!r}: allowed pyrender, {', '.join(ENGINES)}")
+    scene = bpy.context.scene
+    render = scene.render
+    configure_render(scene, engine, width, height, samples)
+    made: list[Any] = add_lights(scene)
+    pose_armature(arm_obj, avatar, relaxed_arms(avatar))
     folder.mkdir(parents=True, exist_ok=True)
     frame_h = max(2.0, float(np.ptp(avatar.vertices[:, 2])) * 1.08)
     centre = float(avatar.vertices[:, 2].min()) + frame_h / 2 - 0.02
     out: dict[str, Path] = {}
     try:
         for key, view, fname in (("front", FRONT, "preview.png"), ("side", SIDE, "preview_side.png")):
-            cam = _camera(scene, view, frame_h, centre, width / height)
+            cam = add_camera(scene, view, frame_h, centre, width / height)
             made.append(cam)
             scene.camera = cam
             path = folder / fname
@@ -118,11 +128,11 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
                 bpy.ops.render.render(write_still=True)
             if not tmp.exists():
                 raise RuntimeError(f"Blender's {engine} render did not write {fname}")
-            _over_background(tmp)
+            over_background(tmp)
             os.replace(tmp, path)
             out[key] = path
     finally:
-        _pose(arm_obj, avatar, None)
+        pose_armature(arm_obj, avatar, None)
         for obj in made:
             data = obj.data
             bpy.data.objects.remove(obj)

@@ -234,7 +234,8 @@ def test_worker_process_path_gives_the_same_avatar(enabled_addon):
     _, mesh, _ = _generate("elder", name="inproc")
     here = _vertices(mesh)
     enabled_addon.torch_mode = "WORKER"
-    enabled_addon.worker_python = sys.executable
+    enabled_addon.worker_python = ""  # found as the add-on finds it: this checkout's .venv Python
+    assert Path(runtime.worker_python(enabled_addon)) == ROOT / ".venv" / "bin" / "python"
     # torch is not importable in the process that builds: the worker must be the one decoding
     with mock.patch.object(runtime, "torch_available", return_value=False), \
             mock.patch("pipeline.generate.decode_requests", side_effect=AssertionError("decoded in-process")):
@@ -263,6 +264,8 @@ def test_extension_zip_validates_installs_and_enables(tmp_path):
         "'objects': sorted(o.name for o in bpy.data.objects)}))\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["BLENDER_USER_RESOURCES"] = str(tmp_path / "user")
+    # where torch is not importable (the 4.2 venv), the installed add-on decodes through this checkout's Python
+    env["AVATAR_WORKER_PYTHON"] = str(ROOT / ".venv" / "bin" / "python")
     proc = subprocess.run([sys.executable, "-c", script, str(zip_path)], capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -101,3 +101,18 @@ def test_avatar_data_from_assembly(body, rig):
     assert a.n_bones == rig.n_bones
     # heads of children sit at their parent's tail for connected chains (spine), within a few mm
     assert np.isfinite(a.bone_rest).all()
+
+
+def test_assembled_avatars_stand_on_the_floor(body):
+    """Feet at z = 0 (the body space keeps the source frame, 0.82 m lower); the game rig's root on the floor."""
+    rig = body.rig("game_engine")
+    names = list(body.presets)
+    batch = assemble(body, rig, np.stack([body.presets[n] for n in names]))
+    np.testing.assert_allclose(batch.vertices[..., 2].min(axis=1), 0.0, atol=1e-6)
+    assert np.abs(batch.heads[:, rig.bone_names.index("Root"), 2]).max() < 0.01
+    raw = assemble(body, rig, body.presets["adult_man"], ground=False)
+    lifted = assemble(body, rig, body.presets["adult_man"])
+    lift = lifted.vertices[0, 0, 2] - raw.vertices[0, 0, 2]
+    assert lift > 0.5  # the source frame really is below the floor, and everything moved together
+    np.testing.assert_allclose(lifted.heads - raw.heads, np.broadcast_to([0, 0, lift], raw.heads.shape), atol=1e-6)
+    np.testing.assert_allclose(lifted.rest[..., :3, :3], raw.rest[..., :3, :3], atol=1e-9)
