@@ -38,6 +38,20 @@ class _AvatarOperator:
         raise NotImplementedError
 
 
+class _OnSelectedAvatar(_AvatarOperator):
+    """An operator that works on the selected avatar (its armature or its mesh)."""
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return runtime.avatar_armature(context.active_object) is not None
+
+    def selected(self, context: Any, action: str) -> Any:
+        arm = runtime.avatar_armature(context.active_object)
+        if arm is None:
+            raise runtime.AddonError(f"select an avatar (its armature or its mesh) to {action}")
+        return arm
+
+
 def _report_warnings(op: Any, avatar: Any) -> None:
     for w in avatar.meta.get("warnings", []):
         op.report({"WARNING"}, w)
@@ -70,22 +84,16 @@ class AVATAR_OT_generate(_AvatarOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class AVATAR_OT_update(_AvatarOperator, bpy.types.Operator):
+class AVATAR_OT_update(_OnSelectedAvatar, bpy.types.Operator):
     """Regenerate the selected avatar in place from the panel's fields (object names and animation kept)"""
 
     bl_idname = "avatar.update"
     bl_label = "Update"
 
-    @classmethod
-    def poll(cls, context: Any) -> bool:
-        return runtime.avatar_armature(context.active_object) is not None
-
     def run(self, context: Any, progress: Any) -> set[str]:
         from pipeline.blender_build import PROP_PREFIX, update_avatar
 
-        arm = runtime.avatar_armature(context.active_object)
-        if arm is None:
-            raise runtime.AddonError("select an avatar (its armature or its mesh) to update")
+        arm = self.selected(context, "update")
         s = context.scene.avatar_settings
         entry = {**settings_to_entry(s), "name": arm[PROP_PREFIX + "name"]}
         k = int(arm.get(PROP_PREFIX + "influences", 4))
@@ -96,19 +104,14 @@ class AVATAR_OT_update(_AvatarOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class AVATAR_OT_load_settings(_AvatarOperator, bpy.types.Operator):
+class AVATAR_OT_load_settings(_OnSelectedAvatar, bpy.types.Operator):
     """Copy the selected avatar's request into the panel's fields"""
 
     bl_idname = "avatar.load_settings"
     bl_label = "Load from selected"
 
-    @classmethod
-    def poll(cls, context: Any) -> bool:
-        return runtime.avatar_armature(context.active_object) is not None
-
     def run(self, context: Any, progress: Any) -> set[str]:
-        arm = runtime.avatar_armature(context.active_object)
-        request = runtime.avatar_meta(arm).get("request") if arm else None
+        request = runtime.avatar_meta(self.selected(context, "load its settings")).get("request")
         if not request:
             raise runtime.AddonError("the selected object carries no avatar request")
         entry_to_settings(request, context.scene.avatar_settings)
@@ -147,7 +150,7 @@ class AVATAR_OT_random_person(_AvatarOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class AVATAR_OT_export(_AvatarOperator, bpy.types.Operator):
+class AVATAR_OT_export(_OnSelectedAvatar, bpy.types.Operator):
     """Export the selected avatar with a game/film preset"""
 
     bl_idname = "avatar.export"
@@ -155,10 +158,6 @@ class AVATAR_OT_export(_AvatarOperator, bpy.types.Operator):
 
     preset: bpy.props.EnumProperty(name="Format", items=EXPORT_ITEMS)  # type: ignore[valid-type]
     filepath: bpy.props.StringProperty(name="File", subtype="FILE_PATH")  # type: ignore[valid-type]
-
-    @classmethod
-    def poll(cls, context: Any) -> bool:
-        return runtime.avatar_armature(context.active_object) is not None
 
     def invoke(self, context: Any, event: Any) -> set[str]:
         arm = runtime.avatar_armature(context.active_object)
@@ -171,9 +170,7 @@ class AVATAR_OT_export(_AvatarOperator, bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def run(self, context: Any, progress: Any) -> set[str]:
-        arm = runtime.avatar_armature(context.active_object)
-        if arm is None:
-            raise runtime.AddonError("select an avatar (its armature or its mesh) to export")
+        arm = self.selected(context, "export")
         if not self.filepath:
             raise runtime.AddonError("choose a file to export to")
         path = runtime.export_avatar(arm, self.preset, Path(self.filepath))
