@@ -44,7 +44,7 @@ bench: install
 	$(PY) bench/bench_assembly.py
 	$(PY) bench/bench_decoder.py
 
-# Retrains every shipped model within its budget (decoder: ~9 minutes on 2 cores + ~5 of evaluation), then evaluates it.
+# Retrains every shipped model within its budget (decoder: ~16 minutes on 2 cores + ~13 of evaluation), then evaluates it.
 train: install
 	$(PY) -m pipeline train decoder --out models/weights/decoder
 

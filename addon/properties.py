@@ -89,6 +89,8 @@ def entry_to_settings(entry: dict[str, Any], s: Any) -> None:
     sex = entry.get("sex", "female")
     if isinstance(sex, str):
         s.sex = sex
+    elif float(sex) in (0.0, 1.0):  # a parsed request holds the number: 0 female, 1 male
+        s.sex = "male" if float(sex) == 1.0 else "female"
     else:
         s.sex, s.sex_value = "mix", float(sex)
     for key in ("age_years", "height_cm", "weight_kg"):

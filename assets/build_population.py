@@ -7,7 +7,7 @@ Each set holds, per body: shape coefficients (projected from anny's vertices and
 ``pipeline.anthropometry`` taken on the body as the product rebuilds it.
 
 Sets (prefix of the arrays):
-- ``train_macro``: 6,000 bodies, macro phenotypes only (local changes 0), seed 20261126.
+- ``train_macro``: 12,000 bodies, macro phenotypes only (local changes 0), seed 20261126.
 - ``train_local``: the 5,500 bodies the basis was fitted on (local changes ~ N(0, 0.25)), seed 20261125.
 - ``heldout_macro``: 500 bodies, local changes 0, seed 777002 (never used for fitting anything).
 - ``heldout_local``: the 500 held-out bodies of the basis, local changes ~ N(0, 0.25), seed 777001.
@@ -33,7 +33,7 @@ from pipeline.anthropometry import measure  # noqa: E402
 from pipeline.body_model import load_body_model  # noqa: E402
 
 SETS = {
-    "train_macro": (6000, 20261126, 0.0),
+    "train_macro": (12000, 20261126, 0.0),
     "train_local": (5500, build.TRAIN_SEED, 0.25),
     "heldout_macro": (500, 777002, 0.0),
     "heldout_local": (500, build.HELDOUT_SEED, 0.25),

@@ -5,7 +5,11 @@ Metrics (all written to ``report.json`` and drawn in ``report.png``):
   changes ~ N(0, 0.25)), from sex+age+height+weight(+chest+waist+hips), refinement off and on, per sex and age
   band; the baseline is a ridge regression on quadratic features of the same inputs, fitted on the same data;
 - refinement accuracy: stature, mass and girth errors against the request;
-- height monotonicity (+1 cm request -> +1 cm stature) and seed variety (20 seeds, one request).
+- height monotonicity (+1 cm request -> +1 cm stature) and seed variety (20 seeds, one request);
+- plausibility: the fraction of triangles that pass through another triangle of the same body
+  (``pipeline.self_intersection``: grid broad phase, exact segment-triangle tests) over 500 bodies decoded and
+  refined from held-out requests, beside the training bodies and the true held-out bodies; also outside the head,
+  whose inner cavities (mouth, eye sockets) of the template account for most intersections of every body.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from models.refine import Refiner
 from models.train_decoder import TRAIN_SETS, load_population, mask_for
 from pipeline.attributes import ATTRIBUTE_ORDER, normalise_columns
 from pipeline.body_model import BodyModel, load_body_model
+from pipeline.self_intersection import intersecting_triangles
 
 INPUTS = {
     "sex_age_height_weight_girths": ("sex", "age_years", "height_cm", "weight_kg", "chest_cm", "waist_cm",
@@ -94,6 +99,7 @@ def evaluate(weights: Path, body: BodyModel | None = None, n_monotone: int = 40)
     train_c = np.concatenate([pop[s]["coefficients"] for s in TRAIN_SETS])
     refiner = Refiner(body, prior_cov=prior_covariance(model))
     report: dict = {"heldout": {}}
+    refined: dict[str, np.ndarray] = {}
     for set_name in ("heldout_macro", "heldout_local"):
         raw, c_true = pop[set_name]["raw"], pop[set_name]["coefficients"]
         for label, keys in INPUTS.items():
@@ -102,6 +108,7 @@ def evaluate(weights: Path, body: BodyModel | None = None, n_monotone: int = 40)
             c_dec = decode_raw(model, raw, keys)
             e_dec = vertex_error_mm(body, c_dec, c_true)
             c_ref, achieved = refiner(c_dec, targets_for(raw, keys))
+            refined[f"{set_name}/{label}"] = c_ref
             e_ref = vertex_error_mm(body, c_ref, c_true)
             acc = {}
             for spec_key, mkey in TARGET_KEYS.items():
@@ -150,7 +157,50 @@ def evaluate(weights: Path, body: BodyModel | None = None, n_monotone: int = 40)
         "mass_spread_percent": float(np.ptp(ach["mass_kg"]) / one[0, 3] * 100),
         "waist_spread_mm": float(np.ptp(ach["waist_cm"]) * 10),
     }
+    report["plausibility"] = plausibility(body, {
+        "training_bodies (train_macro)": pop["train_macro"]["coefficients"][:500],
+        "heldout_true_bodies (heldout_macro)": pop["heldout_macro"]["coefficients"][:500],
+        "heldout_requests_decoded_refined (4 inputs)": refined["heldout_macro/sex_age_height_weight"][:500],
+        "heldout_requests_decoded_refined (+ girths)": refined["heldout_macro/sex_age_height_weight_girths"][:500],
+    })
     return report
+
+
+def head_triangles(body: BodyModel) -> np.ndarray:
+    """(F,) bool: triangles touching a vertex driven mostly by the makehuman rig's head or a bone below it."""
+    rig = body.rig("makehuman")
+    head = rig.bone_names.index("head")
+    below = np.zeros(rig.n_bones, dtype=bool)
+    for j in range(rig.n_bones):
+        p = j
+        while p >= 0 and p != head:
+            p = int(rig.parents[p])
+        below[j] = p == head
+    dominant = rig.skin_indices[np.arange(body.n_vertices), np.argmax(rig.skin_weights, axis=1)]
+    return below[dominant[body.faces]].any(axis=1)
+
+
+def plausibility(body: BodyModel, sets: dict[str, np.ndarray]) -> dict:
+    """Self-intersection fractions (whole mesh and outside the head) per set of coefficients."""
+    head = head_triangles(body)
+    out: dict = {"method": "fraction of triangles crossing another triangle of the same mesh "
+                           "(pipeline/self_intersection.py: grid broad phase, segment-triangle tests)",
+                 "head_triangles_fraction": float(head.mean())}
+    for name, coeffs in sets.items():
+        whole, body_only = [], []
+        for i in range(0, len(coeffs), 50):
+            for v in body.vertices(coeffs[i:i + 50]):
+                hit = intersecting_triangles(v, body.faces)
+                whole.append(hit.mean())
+                body_only.append(hit[~head].mean())
+        w, b = np.array(whole), np.array(body_only)
+        out[name] = {"n": len(w), "mean_fraction": float(w.mean()), "p95_fraction": float(np.quantile(w, 0.95)),
+                     "outside_head_mean_fraction": float(b.mean()),
+                     "outside_head_p95_fraction": float(np.quantile(b, 0.95)),
+                     "bodies_with_intersections_outside_head": float((b > 0).mean())}
+        print(f"  plausibility {name:45s} {w.mean() * 100:.3f} % of triangles, outside the head "
+              f"{b.mean() * 100:.3f} %", flush=True)
+    return out
 
 
 def plot(report: dict, training: dict, path: Path) -> None:

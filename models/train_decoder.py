@@ -1,6 +1,6 @@
 """Train the AvatarDecoder on bodies of the body space with their measured anthropometry.
 
-Data: ``assets/body/population.npz`` (see ``assets/build_population.py``): 6,000 macro-phenotype bodies (the
+Data: ``assets/body/population.npz`` (see ``assets/build_population.py``): 12,000 macro-phenotype bodies (the
 decoder's expected body) and 5,500 with local changes (its latent basis), each with sex, age, muscle,
 proportions and the measurements of ``pipeline.anthropometry``. Optional attributes (girths, inseam, muscle,
 proportions) are hidden during training (all of them, all but the girths, or a random subset) so that one network
@@ -38,7 +38,7 @@ TRAIN_SETS = ("train_macro",)
 
 @dataclasses.dataclass
 class TrainConfig:
-    epochs: int = 4000  # the schedule runs over epochs (reproducible); ``minutes`` only caps the time
+    epochs: int = 2500  # the schedule runs over epochs (reproducible); ``minutes`` only caps the time
     minutes: float = 19.0
     seed: int = 1234
     batch: int = 256

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="retrain a model")
     t.add_argument("model", help="decoder (texture, comic, enhancer arrive with their issues)")
     t.add_argument("--minutes", type=float, default=19.0, help="time cap on this machine (at most 20)")
-    t.add_argument("--epochs", type=int, default=4000, help="training schedule length")
+    t.add_argument("--epochs", type=int, default=2500, help="training schedule length")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--out", type=Path, required=True, help="folder for weights, config and report")
     return ap

@@ -109,6 +109,17 @@ def test_presets_and_random_person_fill_the_fields():
     assert (s.sex, s.age_years, s.height_cm, s.weight_kg) == first
 
 
+def test_load_settings_brings_the_request_back():
+    _generate("athletic", name="ath", fitzpatrick=5, skin="fitzpatrick")
+    bpy.ops.avatar.apply_preset(preset="child")  # the fields now hold someone else
+    bpy.context.view_layer.objects.active = bpy.data.objects["ath_rig"]
+    assert bpy.ops.avatar.load_settings() == {"FINISHED"}
+    s = _settings()
+    assert (s.name, s.sex, s.age_years, s.height_cm, s.weight_kg) == ("ath", "male", 27.0, 182.0, 83.0)
+    assert s.use_muscle and s.muscle == pytest.approx(0.9) and s.use_waist_cm and s.waist_cm == pytest.approx(80.0)
+    assert not s.use_chest_cm and s.skin == "fitzpatrick" and s.fitzpatrick == 5
+
+
 def test_undo_removes_the_generated_avatar():
     bpy.ops.ed.undo_push(message="before generate")
     _generate("child")

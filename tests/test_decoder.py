@@ -51,9 +51,9 @@ def test_torch_anthropometry_equals_numpy(body):
         assert np.allclose(t[k].numpy(), ours[k], rtol=1e-9, atol=1e-9), k
 
 
-def _errors_beside_baseline(body, pop, decoder, set_name, keys):
-    """Mean vertex error (mm) of the decoder and of the quadratic ridge baseline on N held-out bodies."""
-    raw, c_true = pop[set_name]["raw"][:N], pop[set_name]["coefficients"][:N]
+def _errors_beside_baseline(body, pop, decoder, set_name, keys, n=N):
+    """Mean vertex error (mm) of the decoder and of the quadratic ridge baseline on n held-out bodies."""
+    raw, c_true = pop[set_name]["raw"][:n], pop[set_name]["coefficients"][:n]
     train_raw = np.concatenate([pop[s]["raw"] for s in TRAIN_SETS])
     train_c = np.concatenate([pop[s]["coefficients"] for s in TRAIN_SETS])
     e_dec = vertex_error_mm(body, decode_raw(decoder, raw, keys), c_true).mean()
@@ -61,13 +61,12 @@ def _errors_beside_baseline(body, pop, decoder, set_name, keys):
     return e_dec, e_base
 
 
-# Issue 3 asks for >= 25 % better than the ridge baseline on both input sets. Measured on the 500 held-out bodies:
-# 72 % with girths, 24.9 % from sex+age+height+weight (3.95 vs 5.27 mm; the issue is left open on this point).
-# The second row guards the level reached, not the goal.
+# Issue 3 asks for >= 25 % better than the ridge baseline on both input sets, on the 500 held-out bodies:
+# measured 75 % with girths (0.74 vs 2.99 mm) and 25.6 % from sex+age+height+weight (3.91 vs 5.26 mm).
 @pytest.mark.parametrize("label, limit, gain", [("sex_age_height_weight_girths", 3.0, 0.25),
-                                               ("sex_age_height_weight", 4.5, 0.24)])
+                                               ("sex_age_height_weight", 4.5, 0.25)])
 def test_accuracy_on_heldout_macro_bodies_beats_ridge(body, pop, decoder, label, limit, gain):
-    e_dec, e_base = _errors_beside_baseline(body, pop, decoder, "heldout_macro", INPUTS[label])
+    e_dec, e_base = _errors_beside_baseline(body, pop, decoder, "heldout_macro", INPUTS[label], n=500)
     print(f"{label}: decoder {e_dec:.2f} mm, quadratic ridge {e_base:.2f} mm")
     assert e_dec <= limit
     assert e_dec <= (1 - gain) * e_base
@@ -121,6 +120,28 @@ def test_seeds_give_different_bodies_that_keep_the_measurements(body, decoder, r
     assert np.abs(achieved["waist_cm"] - 72).max() <= 0.5
     same = decode(decoder, a[:1], m[:1], z[:1])
     assert np.array_equal(same, decode(decoder, a[:1], m[:1], latent_for_seed(0, decoder.cfg.latent_dim)[None]))
+
+
+def test_decoded_bodies_intersect_themselves_no_more_than_training_bodies(body, pop, decoder, refiner):
+    """Plausibility (the full 500 are in report.json): self-intersecting triangles of bodies decoded and refined
+    from held-out requests, beside as many training bodies; whole mesh and outside the head's inner cavities."""
+    from models.evaluate_decoder import plausibility
+
+    report = json.loads((WEIGHTS_DIR / "report.json").read_text())["plausibility"]
+    train_ref = report["training_bodies (train_macro)"]
+    for name in ("heldout_requests_decoded_refined (4 inputs)", "heldout_requests_decoded_refined (+ girths)"):
+        assert report[name]["n"] == 500
+        assert report[name]["mean_fraction"] <= train_ref["mean_fraction"]
+        assert report[name]["outside_head_mean_fraction"] <= train_ref["outside_head_mean_fraction"]
+    n, keys = 40, INPUTS["sex_age_height_weight"]
+    raw = pop["heldout_macro"]["raw"][:n]
+    c_ref, _ = refiner(decode_raw(decoder, raw, keys), targets_for(raw, keys))
+    # a small live check, paired: the same 40 people's true bodies (different people differ more than this)
+    live = plausibility(body, {"decoded": c_ref, "true": pop["heldout_macro"]["coefficients"][:n]})
+    print({k: (v["mean_fraction"], v["outside_head_mean_fraction"]) for k, v in live.items() if k in ("decoded",
+                                                                                                      "true")})
+    assert live["decoded"]["mean_fraction"] <= 1.02 * live["true"]["mean_fraction"]
+    assert live["decoded"]["outside_head_mean_fraction"] <= 1.10 * live["true"]["outside_head_mean_fraction"]
 
 
 def test_implausible_request_gets_closest_plausible_body_and_deviation(body, decoder, refiner):
