@@ -148,24 +148,24 @@ def avatar_for_request(req: AvatarRequest, body: BodyModel, dec: Decoded, i: int
     batch = assemble(body, r, dec.coefficients[i: i + 1])
     if texture is None:
         texture = skin_albedo(body.asset_dir, texture_size, req.skin_ita, req.fitzpatrick)
-    meta = {"request": req.as_dict(), "measurements": measurements_of(dec, i), "seed": req.seed,
-            "warnings": list(dec.warnings[i])}
     avatar = avatar_from_batch(body, r, batch, 0, req.name, influences,
                                base_color=np.array(base_color_for(req.skin_ita, req.fitzpatrick)), texture=texture,
-                               meta=meta)
+                               meta=request_meta(req, dec, i))
     return avatar.replace(bone_names=export_names(rig, avatar.bone_names, names))
 
 
-def measurements_of(dec: Decoded, i: int = 0) -> dict[str, float]:
-    """Achieved measurements of item ``i`` (cm, kg), rounded to 0.01."""
-    return {k: round(float(dec.measurements[k][i]), 2) for k in MEASUREMENT_KEYS}
+def request_meta(req: AvatarRequest, dec: Decoded, i: int = 0) -> dict[str, Any]:
+    """What an avatar records about itself: the request, the achieved measurements (cm, kg, rounded to 0.01),
+    the seed and the warnings (``avatar.json``, the Blender objects' ``avatar_meta``)."""
+    return {"request": req.as_dict(),
+            "measurements": {k: round(float(dec.measurements[k][i]), 2) for k in MEASUREMENT_KEYS},
+            "seed": req.seed, "warnings": list(dec.warnings[i])}
 
 
 def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
     """Decode, build in Blender, export every format, preview. Returns the manifest entry (raises on failure)."""
     from PIL import Image
 
-    from pipeline.assembly import assemble, avatar_from_batch
     from pipeline.blender_build import build_avatar, reset_scene
     from pipeline.blender_export import PRESETS, export
     from pipeline.files import atomic_save_png
@@ -173,14 +173,12 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
 
     t0 = time.perf_counter()
     body = load_body_model()
-    rig = body.rig(options.rig)
     dec = decode_requests([req], body, options.refine)
     t_decode = time.perf_counter() - t0
     folder = options.out / req.name
-    meas = measurements_of(dec)
+    meta = request_meta(req, dec)
     color = base_color_for(req.skin_ita, req.fitzpatrick)
     albedo = skin_albedo(body.asset_dir, options.texture_size, req.skin_ita, req.fitzpatrick)
-    meta = {"request": req.as_dict(), "measurements": meas, "seed": req.seed}
     files: dict[str, Path] = {}
     timings = {"decode_refine": t_decode}
     for k in sorted({PRESETS[f]["influences"] for f in options.formats}):
@@ -203,8 +201,7 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
         timings["preview"] = time.perf_counter() - t
     elif options.preview:
         t = time.perf_counter()
-        avatar = avatar_from_batch(body, rig, assemble(body, rig, dec.coefficients), 0, req.name, 4,
-                                   base_color=np.array(color))
+        avatar = avatar_for_request(req, body, dec, 0, options.rig, "internal", 4, texture=albedo)
         renderer = _cached("renderer", lambda: Renderer(384, 512))
         frame_h = max(2.0, float(np.ptp(avatar.vertices[:, 2])) * 1.08)  # one scale for every avatar up to 1.85 m
         panels = []
@@ -220,12 +217,11 @@ def make_avatar(req: AvatarRequest, options: GenerateOptions) -> dict:
         files["poses"] = atomic_save_png(folder / "preview_poses.png", Image.fromarray(grid))
         timings["preview"] = time.perf_counter() - t
     files["json"] = atomic_write_json(folder / "avatar.json", {
-        **meta, "warnings": dec.warnings[0], "rig": options.rig,
-        "formats": list(options.formats), "versions": tool_versions()})
+        **meta, "rig": options.rig, "formats": list(options.formats), "versions": tool_versions()})
     timings["total"] = time.perf_counter() - t0
-    return {"status": "done", "error": None, "warnings": dec.warnings[0],
+    return {"status": "done", "error": None, "warnings": meta["warnings"],
             "fingerprint": request_fingerprint(req, options),
-            "measurements": meas,
+            "measurements": meta["measurements"],
             "files": {p.relative_to(folder).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                       for p in files.values()},
             "timings_s": {k: round(v, 4) for k, v in timings.items()}}
