@@ -8,6 +8,7 @@ Every step calls the functions ``pipeline/run.py`` uses: ``attributes.parse_avat
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -71,7 +72,8 @@ def uses_worker(prefs: Any) -> bool:
 
 def worker_python(prefs: Any) -> str:
     """The worker's Python: the preference, else $AVATAR_WORKER_PYTHON, else the checkout's .venv."""
-    candidates = [prefs.worker_python, os.environ.get("AVATAR_WORKER_PYTHON", "")]
+    candidates = [bpy_abspath(prefs.worker_python) if prefs.worker_python else "",
+                  os.environ.get("AVATAR_WORKER_PYTHON", "")]
     spec = importlib.util.find_spec("pipeline")
     if spec is not None and spec.origin:
         candidates.append(str(Path(spec.origin).resolve().parents[1] / ".venv" / "bin" / "python"))
@@ -104,9 +106,19 @@ def decode(requests: list[Any], prefs: Any, body: Any, refine: bool = True) -> A
         raise AddonError(f"the decode worker failed (exit code {proc.returncode}): {tail[0]}") from None
     if "error" in out:
         raise AddonError("; ".join(out["error"]))
+    if out.get("body_sha256") != _body_sha256(body.asset_dir):
+        raise AddonError("the worker's body data differs from the add-on's (their coefficients would not match): "
+                         "rebuild and reinstall the extension with `make addon` from the worker's checkout")
     return Decoded(coefficients=np.asarray(out["coefficients"], dtype=np.float64),
                    measurements={k: np.asarray(v, dtype=np.float64) for k, v in out["measurements"].items()},
                    warnings=out["warnings"])
+
+
+@functools.lru_cache(maxsize=4)
+def _body_sha256(asset_dir: Path) -> str:
+    from pipeline.files import sha256_file
+
+    return sha256_file(asset_dir / "body.npz")
 
 
 def make_avatar_data(entry: dict[str, Any], prefs: Any, rig: str, names: str, influences: int = 4,

@@ -252,6 +252,10 @@ def test_worker_process_path_gives_the_same_avatar(enabled_addon):
             mock.patch("pipeline.generate.decode_requests", side_effect=AssertionError("decoded in-process")):
         _, mesh2, _ = _generate("elder", name="worker")
     assert np.abs(_vertices(mesh2) - here).max() < 1e-6
+    # a worker whose body data is not the add-on's is refused (its coefficients would mean another body)
+    with mock.patch.object(runtime, "_body_sha256", return_value="0" * 64), \
+            pytest.raises(RuntimeError, match="body data differs"):
+        _generate("elder", name="mismatch")
     enabled_addon.torch_mode = "BLENDER"
     with mock.patch.object(runtime, "torch_available", return_value=False), \
             pytest.raises(RuntimeError, match="torch is not importable"):
