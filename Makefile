@@ -43,6 +43,7 @@ lint: $(STAMP)
 bench: install
 	$(PY) bench/bench_assembly.py
 	$(PY) bench/bench_decoder.py
+	$(PY) bench/bench_pipeline.py
 
 # Retrains every shipped model within its budget (decoder: ~16 minutes on 2 cores + ~13 of evaluation), then evaluates it.
 train: install
