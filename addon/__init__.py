@@ -31,6 +31,9 @@ def register() -> None:
 
 
 def unregister() -> None:
+    from . import runtime
+
+    runtime.stop_workers()
     del bpy.types.Scene.avatar_settings
     for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)

@@ -12,7 +12,9 @@ import functools
 import importlib.util
 import json
 import os
+import select
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -92,18 +94,8 @@ def decode(requests: list[Any], prefs: Any, body: Any, refine: bool = True) -> A
         return decode_requests(requests, body, refine)
     import numpy as np
 
-    payload = json.dumps({"requests": [r.as_dict() for r in requests], "refine": refine})
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    try:
-        proc = subprocess.run([worker_python(prefs), "-m", "pipeline.decode_worker"], input=payload,
-                              capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, env=env)
-    except subprocess.TimeoutExpired:
-        raise AddonError(f"the decode worker did not answer within {WORKER_TIMEOUT_S} s") from None
-    try:
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise AddonError(f"the decode worker failed (exit code {proc.returncode}): {tail[0]}") from None
+    out = _ask_worker(worker_python(prefs), json.dumps({"requests": [r.as_dict() for r in requests],
+                                                        "refine": refine}))
     if "error" in out:
         raise AddonError("; ".join(out["error"]))
     if out.get("body_sha256") != _body_sha256(body.asset_dir):
@@ -112,6 +104,45 @@ def decode(requests: list[Any], prefs: Any, body: Any, refine: bool = True) -> A
     return Decoded(coefficients=np.asarray(out["coefficients"], dtype=np.float64),
                    measurements={k: np.asarray(v, dtype=np.float64) for k, v in out["measurements"].items()},
                    warnings=out["warnings"])
+
+
+_WORKERS: dict[str, tuple[subprocess.Popen, Path]] = {}
+
+
+def _ask_worker(python: str, payload: str) -> dict[str, Any]:
+    """One request to the long-running worker of ``python`` (started on first use, restarted if it died)."""
+    proc, log = _WORKERS.get(python, (None, Path()))
+    if proc is None or proc.poll() is not None:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        log = Path(tempfile.gettempdir()) / f"avatar_decode_worker_{os.getpid()}.log"
+        with open(log, "w") as err:  # stderr to a file: a full pipe would block the worker
+            proc = subprocess.Popen([python, "-m", "pipeline.decode_worker", "--serve"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        _WORKERS[python] = (proc, log)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(payload + "\n")
+        proc.stdin.flush()
+    except BrokenPipeError:
+        pass  # it died: reported below with its log
+    ready, _, _ = select.select([proc.stdout], [], [], WORKER_TIMEOUT_S)
+    line = proc.stdout.readline() if ready else ""
+    if not line:
+        proc.kill()
+        _WORKERS.pop(python, None)
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        why = f"did not answer within {WORKER_TIMEOUT_S} s" if not ready else "stopped"
+        raise AddonError(f"the decode worker ({python}) {why}: {tail[0] if tail else 'no output'}")
+    return json.loads(line)
+
+
+def stop_workers() -> None:
+    """End the decode workers (the add-on's unregister calls this)."""
+    for proc, _ in _WORKERS.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    _WORKERS.clear()
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,11 +1,12 @@
 """Decoding in a separate process, for Blender Pythons without torch (the add-on's worker path).
 
-Protocol (one shot): a JSON object on stdin, ``{"requests": [spec entry, ...], "refine": true}``; on stdout one
-JSON object, ``{"body_sha256": ..., "coefficients": [[...]], "measurements": {key: [...]}, "warnings": [[...]]}``
-(the checksum of the body data the coefficients belong to, so the caller can refuse a mismatch), or
-``{"error": [lines]}`` with exit code 1. Floats travel as JSON numbers (shortest repr), which round-trip float64
-exactly, so the avatar is bit-identical to one decoded in-process. Run as ``python -m pipeline.decode_worker``
-with the project's Python (the one that has torch).
+Protocol: a JSON object on stdin (one shot), or one per line with ``--serve`` (the add-on keeps such a worker
+running, so torch starts once per Blender session); each is ``{"requests": [spec entry, ...], "refine": true}``.
+The answer, one JSON object (one line): ``{"body_sha256": ..., "coefficients": [[...]], "measurements":
+{key: [...]}, "warnings": [[...]]}`` (the checksum of the body data the coefficients belong to, so the caller can
+refuse a mismatch), or ``{"error": [lines]}`` (one shot: exit code 1). Floats travel as JSON numbers (shortest
+repr), which round-trip float64 exactly, so the avatar is bit-identical to one decoded in-process. Run as
+``python -m pipeline.decode_worker [--serve]`` with the project's Python (the one that has torch).
 """
 
 from __future__ import annotations
@@ -35,17 +36,25 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
             "warnings": dec.warnings}
 
 
-def main() -> int:
+def _answer(line: str) -> tuple[dict[str, Any], int]:
     try:
-        out = run(json.loads(sys.stdin.read()))
+        return run(json.loads(line)), 0
     except SpecError as exc:
-        print(json.dumps({"error": exc.problems}))
-        return 1
+        return {"error": exc.problems}, 1
     except Exception as exc:  # the caller shows this line to the user
-        print(json.dumps({"error": [f"decode worker: {type(exc).__name__}: {exc}"]}))
-        return 1
+        return {"error": [f"decode worker: {type(exc).__name__}: {exc}"]}, 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One request on stdin (one shot), or with ``--serve`` one JSON request per line until stdin closes."""
+    if "--serve" in (sys.argv[1:] if argv is None else argv):
+        for line in sys.stdin:
+            if line.strip():
+                print(json.dumps(_answer(line)[0]), flush=True)
+        return 0
+    out, code = _answer(sys.stdin.read())
     print(json.dumps(out))
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -251,11 +252,21 @@ def test_worker_process_path_gives_the_same_avatar(enabled_addon):
     with mock.patch.object(runtime, "torch_available", return_value=False), \
             mock.patch("pipeline.generate.decode_requests", side_effect=AssertionError("decoded in-process")):
         _, mesh2, _ = _generate("elder", name="worker")
+        # the worker keeps running: the second avatar asks the same process, without torch's start-up again
+        (proc, _log), = runtime._WORKERS.values()
+        t = time.perf_counter()
+        _generate("child", name="worker2")
+        assert proc.poll() is None and list(runtime._WORKERS.values())[0][0] is proc
+        print(f"second Generate through the running worker: {time.perf_counter() - t:.2f} s")
     assert np.abs(_vertices(mesh2) - here).max() < 1e-6
     # a worker whose body data is not the add-on's is refused (its coefficients would mean another body)
     with mock.patch.object(runtime, "_body_sha256", return_value="0" * 64), \
             pytest.raises(RuntimeError, match="body data differs"):
         _generate("elder", name="mismatch")
+    addon_utils.disable(ADDON, default_set=True, handle_error=None)  # unregister ends the worker
+    assert proc.poll() is not None and not runtime._WORKERS
+    addon_utils.enable(ADDON, default_set=True, handle_error=None)
+    enabled_addon = bpy.context.preferences.addons[ADDON].preferences
     enabled_addon.torch_mode = "BLENDER"
     with mock.patch.object(runtime, "torch_available", return_value=False), \
             pytest.raises(RuntimeError, match="torch is not importable"):
