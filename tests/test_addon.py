@@ -256,7 +256,7 @@ def test_worker_process_path_gives_the_same_avatar(enabled_addon):
         (proc, _log), = runtime._WORKERS.values()
         t = time.perf_counter()
         _generate("child", name="worker2")
-        assert proc.poll() is None and list(runtime._WORKERS.values())[0][0] is proc
+        assert proc.poll() is None and next(iter(runtime._WORKERS.values()))[0] is proc
         print(f"second Generate through the running worker: {time.perf_counter() - t:.2f} s")
     assert np.abs(_vertices(mesh2) - here).max() < 1e-6
     # a worker whose body data is not the add-on's is refused (its coefficients would mean another body)
