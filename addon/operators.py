@@ -173,8 +173,10 @@ class AVATAR_OT_export(_OnSelectedAvatar, bpy.types.Operator):
         arm = self.selected(context, "export")
         if not self.filepath:
             raise runtime.AddonError("choose a file to export to")
-        path = runtime.export_avatar(arm, self.preset, Path(self.filepath))
+        path, warnings = runtime.export_avatar(arm, self.preset, Path(self.filepath))
         progress(1.0)
+        for w in warnings:
+            self.report({"WARNING"}, w)
         self.report({"INFO"}, f"exported {path}")
         return {"FINISHED"}
 

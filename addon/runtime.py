@@ -187,10 +187,13 @@ def avatar_meta(arm: Any) -> dict[str, Any]:
         return {}
 
 
-def export_avatar(arm: Any, preset: str, path: Path) -> Path:
-    """Export an avatar with a preset; the skin is re-pruned to the preset's influences (a core function) for
-    the export and put back afterwards."""
-    from pipeline.blender_build import PROP_PREFIX, find_mesh, set_influences
+def export_avatar(arm: Any, preset: str, path: Path) -> tuple[Path, list[str]]:
+    """Export an avatar with a preset. Returns the file and warnings.
+
+    When the format wants another number of influences (USD: 8), the skin is re-pruned from the rig's weights
+    (the core ``prune_weights``) for the export and put back afterwards, but only if the vertex groups still
+    hold what was built: weights painted by hand are exported as they are, never replaced (with a warning)."""
+    from pipeline.blender_build import PROP_PREFIX, default_groups_unchanged, find_mesh, set_influences
     from pipeline.blender_export import PRESETS, export
 
     if preset not in PRESETS:
@@ -203,13 +206,17 @@ def export_avatar(arm: Any, preset: str, path: Path) -> Path:
     body = body_model()
     before = int(arm.get(PROP_PREFIX + "influences", 4))
     k = PRESETS[preset]["influences"]
-    if k != before:
-        set_influences(arm, body, k)
+    if k == before:
+        return export([arm, mesh], path, preset), []
+    if not default_groups_unchanged(arm, body):
+        return export([arm, mesh], path, preset), [
+            f"the vertex groups of {mesh.name!r} were edited: exported as they are ({before} influences per "
+            f"vertex), not re-pruned to the {k} of {preset}"]
+    set_influences(arm, body, k)
     try:
-        return export([arm, mesh], path, preset)
+        return export([arm, mesh], path, preset), []
     finally:
-        if k != before:
-            set_influences(arm, body, before)
+        set_influences(arm, body, before)
 
 
 def bpy_abspath(path: str) -> str:

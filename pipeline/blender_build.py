@@ -85,6 +85,33 @@ def _assign_groups(obj: Any, bone_names: Sequence[str], indices: np.ndarray, wei
         groups[int(idx[s])].add(vert[s:e].tolist(), float(w[s]), "REPLACE")
 
 
+def dense_group_weights(mesh_obj: Any, bone_names: Sequence[str]) -> np.ndarray:
+    """(V, J) weights of the mesh's vertex groups in ``bone_names`` order (groups of other names ignored).
+
+    A Python loop over vertices (Blender has no bulk read of deform weights): for exports, not hot paths.
+    """
+    column = {g.index: bone_names.index(g.name) for g in mesh_obj.vertex_groups if g.name in bone_names}
+    dense = np.zeros((len(mesh_obj.data.vertices), len(bone_names)))
+    for v in mesh_obj.data.vertices:
+        for g in v.groups:
+            j = column.get(g.group)
+            if j is not None:
+                dense[v.index, j] = g.weight
+    return dense
+
+
+def default_groups_unchanged(arm_obj: Any, body: BodyModel) -> bool:
+    """True when the avatar's vertex groups still hold the rig's weights pruned to its recorded influences
+    (nobody painted them since they were built), to float32 precision."""
+    from pipeline.skinning import dense_weights, prune_weights
+
+    rig = body.rig(arm_obj[PROP_PREFIX + "rig"])
+    idx, w = prune_weights(rig.skin_indices, rig.skin_weights, int(arm_obj.get(PROP_PREFIX + "influences", 4)))
+    names = [b.name for b in arm_obj.data.bones]
+    return bool(np.allclose(dense_group_weights(find_mesh(arm_obj), names), dense_weights(idx, w, len(names)),
+                            atol=1e-6))
+
+
 def set_influences(arm_obj: Any, body: BodyModel, influences: int) -> None:
     """Re-prune the avatar's skin to ``influences`` per vertex (``skinning.prune_weights``, the core function)
     and refill its vertex groups; for exporting to a target with another k. Bone order is the armature's."""

@@ -187,6 +187,15 @@ def test_export_every_preset(tmp_path):
     assert most > 4 and UsdSkel.BindingAPI(mesh_prim).GetJointIndicesPrimvar().GetElementSize() == min(8, most)
     assert int(arm["avatar_influences"]) == 4  # and put back for the scene
     assert max(len(v.groups) for v in mesh.data.vertices) <= 4
+    # weights painted by hand are never replaced: exported as they are, and still in the scene afterwards
+    mesh.vertex_groups["pelvis"].add([0], 0.123, "REPLACE")
+    bpy.context.view_layer.objects.active = arm
+    assert bpy.ops.avatar.export(preset="usd", filepath=str(tmp_path / "edited")) == {"FINISHED"}
+    stage = Usd.Stage.Open(str(tmp_path / "edited.usdc"))
+    mesh_prim = next(p for p in stage.Traverse() if p.GetTypeName() == "Mesh")
+    assert UsdSkel.BindingAPI(mesh_prim).GetJointIndicesPrimvar().GetElementSize() <= 5
+    pelvis = mesh.vertex_groups["pelvis"].index
+    assert any(g.group == pelvis and abs(g.weight - 0.123) < 1e-6 for g in mesh.data.vertices[0].groups)
 
 
 def test_panels_draw_every_attribute():
