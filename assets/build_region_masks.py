@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.body_model import BodyModel, load_body_model  # noqa: E402
+from pipeline.gltf_export import vertex_normals  # noqa: E402
 from pipeline.mesh_topology import vertex_neighbours  # noqa: E402
+from pipeline.skinning import dense_weights  # noqa: E402
 
 SIZE = 2048
 LIP_RINGS = 7
@@ -41,10 +43,7 @@ NAIL_COS = np.cos(np.radians(50.0))
 def _bone_weights(body: BodyModel, rig_name: str) -> tuple[tuple[str, ...], np.ndarray]:
     """(J names, (V, J) dense skin weights) of a rig."""
     rig = body.rig(rig_name)
-    w = np.zeros((body.n_vertices, rig.n_bones))
-    rows = np.repeat(np.arange(body.n_vertices)[:, None], rig.skin_indices.shape[1], axis=1)
-    np.add.at(w, (rows, rig.skin_indices), rig.skin_weights)
-    return rig.bone_names, w
+    return rig.bone_names, dense_weights(rig.skin_indices, rig.skin_weights, rig.n_bones)
 
 
 def _corner_keys(body: BodyModel) -> np.ndarray:
@@ -95,21 +94,12 @@ def lip_weights(body: BodyModel, mean: np.ndarray) -> np.ndarray:
     return weight
 
 
-def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    tri = vertices[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    n = np.zeros_like(vertices)
-    for c in range(3):
-        np.add.at(n, faces[:, c], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-
-
 def nail_weights(body: BodyModel, mean: np.ndarray) -> np.ndarray:
     """(V,) nail weight of each template vertex (see the module docstring)."""
     names, w = _bone_weights(body, "makehuman")
     rig = body.rig("makehuman")
     heads, tails = (x[0] for x in rig.joints(np.zeros(body.n_components)))
-    normals = _vertex_normals(mean, body.faces)
+    normals = vertex_normals(mean, body.faces).astype(np.float64)
     out = np.zeros(body.n_vertices)
 
     def segment(bone: str, dorsal_hint: np.ndarray) -> None:

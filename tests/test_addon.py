@@ -201,20 +201,17 @@ def test_export_every_preset(tmp_path):
 def test_panels_draw_every_attribute():
     import addon.panels as panels
 
-    drawn = set()
-    for cls in panels.CLASSES:
+    def props(panel):
         layout = mock.MagicMock()
-        cls.draw(mock.Mock(layout=layout), bpy.context)
-        drawn |= {c.args[1] for c in layout.mock_calls if c[0].endswith("prop") and len(c.args) > 1}
+        panel.draw(mock.Mock(layout=layout), bpy.context)
+        return {c.args[1] for c in layout.mock_calls if c[0].endswith("prop") and len(c.args) > 1}
+
+    drawn = set().union(*(props(cls) for cls in panels.CLASSES))
     s = _settings()
-    s.sex, s.skin = "mix", "ita"
-    layout = mock.MagicMock()
-    panels.AVATAR_PT_person.draw(mock.Mock(layout=layout), bpy.context)
-    drawn |= {c.args[1] for c in layout.mock_calls if c[0].endswith("prop") and len(c.args) > 1}
+    s.sex, s.skin = "mix", "ita"  # the fields these choices reveal
+    drawn |= props(panels.AVATAR_PT_person)
     s.skin = "fitzpatrick"
-    layout = mock.MagicMock()
-    panels.AVATAR_PT_person.draw(mock.Mock(layout=layout), bpy.context)
-    drawn |= {c.args[1] for c in layout.mock_calls if c[0].endswith("prop") and len(c.args) > 1}
+    drawn |= props(panels.AVATAR_PT_person)
     spec_keys = set(FIELDS) - {"style", "comic_style"}  # the comic look has no model yet
     shown = {"sex_value": "sex"}
     assert spec_keys <= {shown.get(d, d) for d in drawn} | {"sex"}, spec_keys - drawn

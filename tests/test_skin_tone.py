@@ -13,6 +13,7 @@ from PIL import Image
 from pipeline.colour import ita_degrees, lab_to_srgb, srgb_to_lab
 from pipeline.png import encode_png
 from pipeline.skin_tone import FITZPATRICK_ITA, region_masks, skin_albedo
+from pipeline.skinning import dense_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,13 +74,6 @@ def test_lips_redder_and_darker_nails_lighter(body):
         assert nails[0] > skin[0] + 3 and nails[2] < skin[2], (ita, skin, nails)
 
 
-def _dense(rig, n):
-    w = np.zeros((n, rig.n_bones))
-    np.add.at(w, (np.repeat(np.arange(n)[:, None], rig.skin_indices.shape[1], 1), rig.skin_indices),
-              rig.skin_weights)
-    return w
-
-
 def test_regions_sit_on_the_mouth_and_the_digit_tips(body):
     data = np.load(body.asset_dir / "regions.npz")
     mean = body.vertices(np.zeros(body.n_components)).reshape(-1, 3)
@@ -92,7 +86,7 @@ def test_regions_sit_on_the_mouth_and_the_digit_tips(body):
     assert pts[:, 1].min() - head_front < 0.02  # near the frontmost point of the face
     # nails: every nail vertex belongs to a distal phalanx of a finger or toe, and all 20 digits have one
     rig = body.rig("makehuman")
-    w = _dense(rig, body.n_vertices)
+    w = dense_weights(rig.skin_indices, rig.skin_weights, rig.n_bones)
     distal = [j for j, n in enumerate(rig.bone_names)
               if (n.startswith("finger") and "-3." in n) or n in {f"toe1-2.{s}" for s in "LR"}
               or (n.startswith("toe") and "-3." in n)]
