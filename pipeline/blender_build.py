@@ -44,20 +44,24 @@ def reset_scene() -> None:
 
 
 def _mesh_from_avatar(avatar: AvatarData, name: str) -> Any:
-    """A new mesh datablock: vertices, triangles, per-corner UVs, smooth shading."""
+    """A new mesh datablock: vertices, triangles, per-corner UVs, smooth shading.
+
+    Written through the mesh's attribute arrays (``position``, ``.corner_vert``, the UV map), which take the
+    numpy buffers directly: 2.6 ms for 13,718 vertices where ``vertices``/``loops.foreach_set`` plus
+    ``validate()`` took 14 ms. AvatarData's invariants already guarantee what ``validate()`` would repair;
+    ``calc_edges`` builds the edges it used to.
+    """
     mesh = bpy.data.meshes.new(name)
-    v = avatar.vertices.astype(np.float32)
     f = avatar.faces.astype(np.int32)
-    mesh.vertices.add(v.shape[0])
-    mesh.vertices.foreach_set("co", v.ravel())
+    mesh.vertices.add(avatar.n_vertices)
+    mesh.attributes["position"].data.foreach_set("vector", avatar.vertices.astype(np.float32).ravel())
     mesh.loops.add(f.size)
-    mesh.loops.foreach_set("vertex_index", f.ravel())
+    mesh.attributes[".corner_vert"].data.foreach_set("value", f.ravel())
     mesh.polygons.add(f.shape[0])
     mesh.polygons.foreach_set("loop_start", np.arange(0, f.size, 3, dtype=np.int32))
     uv = mesh.uv_layers.new(name="UVMap")
-    uv.data.foreach_set("uv", avatar.uvs.astype(np.float32).ravel())
-    mesh.update()
-    mesh.validate(verbose=False)
+    mesh.attributes[uv.name].data.foreach_set("vector", avatar.uvs.astype(np.float32).ravel())
+    mesh.update(calc_edges=True)
     set_smooth_shading(mesh)
     return mesh
 
@@ -67,9 +71,13 @@ def _assign_weights(obj: Any, avatar: AvatarData) -> None:
 
 
 def _assign_groups(obj: Any, bone_names: Sequence[str], indices: np.ndarray, weights: np.ndarray) -> None:
-    """One vertex group per bone, filled by runs of equal weight (not per vertex). indices, weights: (V, k)."""
+    """One vertex group per bone, filled by runs of equal weight (not per vertex). indices, weights: (V, k).
+
+    Blender has no bulk setter for deform weights, so each run of equal (bone, weight) is one
+    ``VertexGroup.add`` call (about 15,000 for 13,718 vertices); the loop body is kept to that call.
+    """
     obj.vertex_groups.clear()
-    groups = [obj.vertex_groups.new(name=n) for n in bone_names]
+    adds = [obj.vertex_groups.new(name=n).add for n in bone_names]
     idx = indices.ravel()
     w = weights.ravel()
     vert = np.repeat(np.arange(indices.shape[0]), indices.shape[1])
@@ -77,12 +85,11 @@ def _assign_groups(obj: Any, bone_names: Sequence[str], indices: np.ndarray, wei
     idx, w, vert = idx[keep], w[keep], vert[keep]
     order = np.lexsort((w, idx))
     idx, w, vert = idx[order], w[order], vert[order]
-    # runs of equal (bone, weight): one VertexGroup.add call each
-    change = np.flatnonzero((np.diff(idx) != 0) | (np.diff(w) != 0)) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(w)]])
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        groups[int(idx[s])].add(vert[s:e].tolist(), float(w[s]), "REPLACE")
+    starts = np.concatenate([[0], np.flatnonzero((idx[1:] != idx[:-1]) | (w[1:] != w[:-1])) + 1])
+    ends = [*starts[1:].tolist(), len(w)]
+    verts = vert.tolist()
+    for s, e, j, value in zip(starts.tolist(), ends, idx[starts].tolist(), w[starts].tolist(), strict=True):
+        adds[j](verts[s:e], value, "REPLACE")
 
 
 def dense_group_weights(mesh_obj: Any, bone_names: Sequence[str]) -> np.ndarray:

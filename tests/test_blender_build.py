@@ -45,6 +45,9 @@ def test_build_matches_avatar_data(body, rig):
     assert np.abs(got["vertices"] - a.vertices).max() < 1e-6
     me = mesh_obj.data
     assert len(me.polygons) == a.faces.shape[0]
+    edges = np.unique(np.sort(a.faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), axis=0)
+    assert len(me.edges) == len(edges)  # built without validate(): Blender's check finds nothing to repair
+    assert not me.validate(verbose=False)
     uv = np.empty(len(me.loops) * 2, dtype=np.float32)
     me.uv_layers[0].data.foreach_get("uv", uv)
     assert np.abs(uv.reshape(-1, 3, 2) - a.uvs).max() < 1e-6
