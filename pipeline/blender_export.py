@@ -16,6 +16,7 @@ Engine conventions:
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -92,6 +93,26 @@ def quiet_stdout() -> Iterator[None]:
         os.close(devnull)
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while Blender's Python exporters run.
+
+    The glTF exporter builds a few hundred thousand small lists and tuples per avatar (per-vertex loops over the
+    skin). They live until it returns, so they reach the collector's oldest generation, and a full collection of
+    every live object (300,000-400,000 with torch and bpy loaded) falls inside an export now and then. Measured on
+    13,718-vertex avatars: 5 of 24 GLB exports took 190-240 ms instead of 55-65 ms with the collector on, none
+    with it paused. Collection resumes afterwards; what the exporter leaves is freed by reference counting when
+    it returns, and any cycles at the next collection.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def export(objects: list[Any], path: Path, preset: str) -> Path:
     """Export the given objects with a preset to ``path`` (written to a temporary name, then renamed)."""
     if preset not in PRESETS:
@@ -108,7 +129,7 @@ def export(objects: list[Any], path: Path, preset: str) -> Path:
         obj.select_set(True)
     bpy.context.view_layer.objects.active = objects[0]
     try:
-        with quiet_stdout():
+        with quiet_stdout(), paused_gc():
             result = _operator(p["operator"])(filepath=str(tmp), **options)
         if "FINISHED" not in result or not tmp.exists():
             raise RuntimeError(f"Blender's {p['operator']} did not write {path.name} ({result})")
