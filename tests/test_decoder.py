@@ -153,6 +153,35 @@ def test_implausible_request_gets_closest_plausible_body_and_deviation(body, dec
     assert abs(achieved["mass_kg"][0] - 150) > 1.5 or abs(achieved["stature_cm"][0] - 120) > 0.2
 
 
+def test_refinement_stops_per_avatar_once_met_and_a_batch_changes_no_result(body, pop, decoder, refiner,
+                                                                             monkeypatch):
+    """Early stop: a reachable request stops moving once met (fewer measurements than the iteration cap), an
+    unreachable one runs every iteration; refining a batch gives each avatar what it gets alone."""
+    keys = INPUTS["sex_age_height_weight"]
+    raw = pop["heldout_macro"]["raw"][:12].copy()
+    raw[5] = [1.0, 40, 120.0, 150.0, *[np.nan] * 6]  # implausible: never met, runs the whole cap
+    c0 = decode_raw(decoder, np.nan_to_num(raw), keys)
+    calls: list[int] = []
+    measure = refiner.measure
+    monkeypatch.setattr(refiner, "measure", lambda c: calls.append(c.shape[0]) or measure(c))
+    alone, counts = [], []
+    for i in range(len(raw)):
+        alone.append(refiner(c0[i: i + 1], targets_for(raw[i: i + 1], keys)))
+        counts.append(len(calls))
+        calls.clear()
+    cap = refiner.cfg.iterations + 1  # measurements of an avatar that is never met
+    assert counts[5] == cap
+    assert np.median(counts) <= 3, counts  # 2 steps and the measurement that shows they met the request
+    c_batch, a_batch = refiner(c0, targets_for(raw, keys))
+    assert len(calls) == cap  # a batch runs until its slowest avatar is done
+    for i, (c_i, a_i) in enumerate(alone):
+        assert np.abs(c_batch[i] - c_i[0]).max() < 1e-4, i
+        assert abs(a_batch["stature_cm"][i] - a_i["stature_cm"][0]) < 1e-3, i
+    met = [i for i in range(len(raw)) if i != 5]
+    assert np.abs(a_batch["stature_cm"][met] - raw[met, 2]).max() <= 1e-3  # cm
+    assert np.abs(a_batch["mass_kg"][met] - raw[met, 3]).max() <= 1e-3  # kg
+
+
 def test_training_runs_seeded_and_saves_loadable_weights(tmp_path, body):
     r1 = train(tmp_path / "a", TrainConfig(epochs=2, minutes=1), body, progress=False)
     r2 = train(tmp_path / "b", TrainConfig(epochs=2, minutes=1), body, progress=False)
