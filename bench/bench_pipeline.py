@@ -3,17 +3,27 @@
 Not a test. Steps: decode (+ refinement), assembly, albedo texture (1024 x 1024), Blender build (scene reset and
 texture packing included), GLB, FBX (Unity), preview (pyrender, two views). Goals of the Blender issue:
 decode + build + rig + GLB <= 0.25 s per avatar warm (MPFB2 2.0.17 measured 0.71 s for create + game_engine rig +
-GLB, without texture); everything incl. texture, FBX and preview <= 1 s.
+GLB, without texture, on another day: MPFB2 cannot be installed here, so that ratio is not from this run);
+everything incl. texture, FBX and preview <= 1 s.
 
-Usage: ``python bench/bench_pipeline.py [--n 8]``.
+Baselines measured side by side in the same run, on the same avatars:
+- the build in the usual Blender-script idiom: ``Mesh.from_pydata`` and one ``VertexGroup.add`` per vertex weight
+  (bones, UVs and material as ours);
+- the GLB export with Python's cyclic garbage collector left on (ours pauses it; the mean shows the difference).
+Medians are the warm per-avatar times; means include the occasional slow item (a full garbage collection, a
+request refined for all four steps). A first avatar warms every step up and is not counted.
+
+Usage: ``python bench/bench_pipeline.py [--n 12]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +31,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import pipeline.blender_export as blender_export  # noqa: E402
 from pipeline.assembly import assemble, avatar_from_batch  # noqa: E402
 from pipeline.attributes import parse_avatar  # noqa: E402
-from pipeline.blender_build import build_avatar, reset_scene  # noqa: E402
+from pipeline.blender_build import _build_bones, _material, build_avatar, reset_scene  # noqa: E402
 from pipeline.blender_export import export  # noqa: E402
 from pipeline.body_model import load_body_model  # noqa: E402
 from pipeline.generate import GenerateOptions, decode_requests, make_avatar  # noqa: E402
@@ -32,47 +43,102 @@ from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms
 from pipeline.skin_tone import skin_albedo  # noqa: E402
 
 
+def idiomatic_build(avatar) -> list:
+    """The baseline build: what a straightforward Blender script does (from_pydata, per-vertex weights)."""
+    import bpy
+
+    arm_obj = bpy.data.objects.new(f"{avatar.name}_rig", bpy.data.armatures.new(f"{avatar.name}_rig"))
+    bpy.context.scene.collection.objects.link(arm_obj)
+    _build_bones(arm_obj, avatar)
+    mesh = bpy.data.meshes.new(avatar.name)
+    mesh.from_pydata(avatar.vertices.tolist(), [], avatar.faces.tolist())
+    mesh.uv_layers.new(name="UVMap").data.foreach_set("uv", avatar.uvs.astype(np.float32).ravel())
+    mesh.update()
+    mesh.shade_smooth()
+    obj = bpy.data.objects.new(avatar.name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.parent = arm_obj
+    obj.modifiers.new("Armature", "ARMATURE").object = arm_obj
+    groups = [obj.vertex_groups.new(name=n) for n in avatar.bone_names]
+    for v, (idx, w) in enumerate(zip(avatar.skin_indices.tolist(), avatar.skin_weights.tolist(), strict=True)):
+        for j, x in zip(idx, w, strict=True):
+            if x > 0:
+                groups[j].add([v], x, "REPLACE")
+    mesh.materials.append(_material(avatar, f"{avatar.name}_skin"))
+    return [arm_obj, obj]
+
+
+def export_collector_on(objs: list, path: Path) -> None:
+    """The GLB export as it ran before: with Python's cyclic garbage collector left on."""
+    paused = blender_export.paused_gc
+    blender_export.paused_gc = contextlib.nullcontext
+    try:
+        export(objs, path, "glb")
+    finally:
+        blender_export.paused_gc = paused
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=8)
+    ap.add_argument("--n", type=int, default=12)
     args = ap.parse_args()
     body = load_body_model()
     rig = body.rig("game_engine")
     people = [parse_avatar(p) for p in sample_people(args.n + 1, seed=11)]
-    decode_requests(people[:1], body)  # warm-up: loads weights, builds the refiner
     steps: dict[str, list[float]] = {k: [] for k in ("decode+refine", "assembly", "texture", "blender build", "glb",
                                                      "fbx-unity", "preview")}
+    base: dict[str, list[float]] = {"blender build": [], "glb": []}
+
+    @contextlib.contextmanager
+    def timer(record: list[float]) -> Iterator[None]:
+        t = time.perf_counter()
+        yield
+        record.append(time.perf_counter() - t)
+
     with tempfile.TemporaryDirectory() as tmp, Renderer(384, 512) as renderer:
         out = Path(tmp)
-        for req in people[1:]:
-            t = time.perf_counter()
-            dec = decode_requests([req], body)
-            steps["decode+refine"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            batch = assemble(body, rig, dec.coefficients)
-            steps["assembly"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            tex = skin_albedo(body.asset_dir, 1024, req.skin_ita, req.fitzpatrick)
-            avatar = avatar_from_batch(body, rig, batch, 0, req.name, 4, texture=tex)
-            steps["texture"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            reset_scene()
-            objs = list(build_avatar(avatar))
-            steps["blender build"].append(time.perf_counter() - t)
-            for fmt, key in (("glb", "glb"), ("fbx-unity", "fbx-unity")):
-                t = time.perf_counter()
-                export(objs, out / f"{req.name}.{fmt}", fmt)
-                steps[key].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            posed = posed_vertices(avatar, relaxed_arms(avatar))
-            for view in (FRONT, SIDE):
-                renderer.render(posed, avatar.faces, (0.8, 0.6, 0.5, 1), view, 2.0, float(posed[:, 2].min()) + 1.0)
-            steps["preview"].append(time.perf_counter() - t)
+        for i, req in enumerate(people):  # the first one warms every step up (weights, masks, exporters): not kept
+            if i == 1:
+                for times in (*steps.values(), *base.values()):
+                    times.clear()
+            with timer(steps["decode+refine"]):
+                dec = decode_requests([req], body)
+            with timer(steps["assembly"]):
+                batch = assemble(body, rig, dec.coefficients)
+            with timer(steps["texture"]):
+                tex = skin_albedo(body.asset_dir, 1024, req.skin_ita, req.fitzpatrick)
+                avatar = avatar_from_batch(body, rig, batch, 0, req.name, 4, texture=tex)
+            # ours and the baselines on the same avatar, alternating which goes first (same warm state)
+            for ours in ((True, False) if i % 2 == 0 else (False, True)):
+                record = steps if ours else base
+                with timer(record["blender build"]):
+                    reset_scene()
+                    objs = list(build_avatar(avatar)) if ours else idiomatic_build(avatar)
+                with timer(record["glb"]):
+                    if ours:
+                        export(objs, out / f"{req.name}.glb", "glb")
+                    else:
+                        export_collector_on(objs, out / f"{req.name}_base.glb")
+                if ours:
+                    with timer(steps["fbx-unity"]):
+                        export(objs, out / f"{req.name}.fbx", "fbx-unity")
+            with timer(steps["preview"]):
+                posed = posed_vertices(avatar, relaxed_arms(avatar))
+                for view in (FRONT, SIDE):
+                    renderer.render(posed, avatar.faces, (0.8, 0.6, 0.5, 1), view, 2.0, float(posed[:, 2].min()) + 1)
         med = {k: float(np.median(v)) for k, v in steps.items()}
-        for k, v in med.items():
-            print(f"{k:14s} {v * 1000:8.1f} ms per avatar (median of {args.n})")
+        print(f"{'step':22s} {'median':>8s} {'mean':>8s}   (ms per avatar, {args.n} avatars)")
+        for k, v in steps.items():
+            print(f"{k:22s} {med[k] * 1000:8.1f} {np.mean(v) * 1000:8.1f}")
+        print("baselines, same run, same avatars:")
+        for k, label in (("blender build", "build, Blender-script idiom (from_pydata, one VertexGroup.add per "
+                                           "weight)"), ("glb", "GLB export, garbage collector on")):
+            b, o = base[k], steps[k]
+            print(f"  {label}: median {np.median(b) * 1000:.1f} ms, mean {np.mean(b) * 1000:.1f} ms -> ours "
+                  f"{np.median(b) / np.median(o):.2f}x (median), {np.mean(b) / np.mean(o):.2f}x (mean) faster")
         core = med["decode+refine"] + med["assembly"] + med["blender build"] + med["glb"]
-        print(f"{'decode+build+rig+GLB':22s} {core:6.3f} s per avatar (goal 0.25 s; MPFB2 0.71 s: {0.71 / core:.1f}x)")
+        print(f"{'decode+build+rig+GLB':22s} {core:6.3f} s per avatar (goal 0.25 s; MPFB2 2.0.17: 0.71 s, measured "
+              f"on another day, {0.71 / core:.1f}x)")
         print(f"{'all steps':22s} {sum(med.values()):6.3f} s per avatar (goal 1 s)")
         t = time.perf_counter()
         opts = GenerateOptions(out=out / "batch", formats=("glb", "fbx-unity"), echo=lambda s: None)
