@@ -1,8 +1,8 @@
 """Avatar Pipeline: a Blender extension (4.2 to 5.0) that also loads as a legacy add-on.
 
 Register and unregister only: nothing else runs at import time. The sidebar panels (3D View > Sidebar > Avatar)
-and the ``avatar.*`` operators call the same functions as ``pipeline/run.py`` (``pipeline.generate``,
-``pipeline.blender_build``, ``pipeline.blender_export``); no generation logic lives in the UI.
+and the ``avatar.*`` operators call the same functions as ``pipeline/run.py`` (``pipeline.jobs.job``,
+``pipeline.blender.build``, ``pipeline.blender.export``); no generation logic lives in the UI.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class _OnSelectedAvatar(_AvatarOperator):
 
 def _report_warnings(op: Any, avatar: Any) -> None:
     for w in avatar.meta.get("warnings", []):
-        op.report({"WARNING"}, w)
+        op.report({"WARNING"}, w["message"])
 
 
 class AVATAR_OT_generate(_AvatarOperator, bpy.types.Operator):
@@ -64,7 +64,7 @@ class AVATAR_OT_generate(_AvatarOperator, bpy.types.Operator):
     bl_label = "Generate"
 
     def run(self, context: Any, progress: Any) -> set[str]:
-        from pipeline.blender_build import build_avatar
+        from pipeline.blender.build import build_avatar
 
         s = context.scene.avatar_settings
         avatar = runtime.make_avatar_data(settings_to_entry(s), get_preferences(context), s.rig, s.bone_names,
@@ -91,7 +91,7 @@ class AVATAR_OT_update(_OnSelectedAvatar, bpy.types.Operator):
     bl_label = "Update"
 
     def run(self, context: Any, progress: Any) -> set[str]:
-        from pipeline.blender_build import PROP_PREFIX, update_avatar
+        from pipeline.blender.build import PROP_PREFIX, update_avatar
 
         arm = self.selected(context, "update")
         s = context.scene.avatar_settings
@@ -127,7 +127,7 @@ class AVATAR_OT_apply_preset(_AvatarOperator, bpy.types.Operator):
     preset: bpy.props.EnumProperty(name="Preset", items=PRESET_ITEMS)  # type: ignore[valid-type]
 
     def run(self, context: Any, progress: Any) -> set[str]:
-        from pipeline.person_presets import PERSON_PRESETS
+        from pipeline.core.presets import PERSON_PRESETS
 
         s = context.scene.avatar_settings
         entry_to_settings({**PERSON_PRESETS[self.preset], "name": self.preset, "seed": s.seed}, s)
@@ -142,7 +142,7 @@ class AVATAR_OT_random_person(_AvatarOperator, bpy.types.Operator):
     bl_label = "Random person"
 
     def run(self, context: Any, progress: Any) -> set[str]:
-        from pipeline.population import sample_people
+        from pipeline.core.population import sample_people
 
         s = context.scene.avatar_settings
         person = sample_people(1, int(s.random_seed))[0]
@@ -162,10 +162,10 @@ class AVATAR_OT_export(_OnSelectedAvatar, bpy.types.Operator):
     def invoke(self, context: Any, event: Any) -> set[str]:
         arm = runtime.avatar_armature(context.active_object)
         if not self.filepath and arm is not None:
-            from pipeline.blender_export import PRESETS
+            from pipeline.core.export_targets import EXPORT_TARGETS
 
             folder = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path.home()
-            self.filepath = str(folder / f"{arm.get('avatar_name', 'avatar')}{PRESETS[self.preset]['suffix']}")
+            self.filepath = str(folder / f"{arm.get('avatar_name', 'avatar')}{EXPORT_TARGETS[self.preset].suffix}")
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 

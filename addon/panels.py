@@ -7,14 +7,15 @@ from typing import Any
 
 import bpy
 
+from pipeline.core.anthropometry import MEASUREMENT_LABELS
+from pipeline.core.fields import FIELDS, MEASURED_FIELDS, measurement_unit
+
 from . import runtime
 from .properties import OPTIONAL_NUMBERS
 
-# measurement shown under each requested field (spec key -> measurement key)
-READ_BACK = (("height_cm", "stature_cm", "Stature"), ("weight_kg", "mass_kg", "Mass"),
-             ("chest_cm", "chest_cm", "Chest"), ("waist_cm", "waist_cm", "Waist"), ("hips_cm", "hips_cm", "Hips"),
-             ("inseam_cm", "inseam_cm", "Inseam"), (None, "shoulder_width_cm", "Shoulders"),
-             (None, "arm_length_cm", "Arm length"))
+# each measurement read back, with the spec field that requests it (None: measured, never requested)
+_REQUESTED_AS = {FIELDS[k].measurement: k for k in MEASURED_FIELDS}
+READ_BACK = tuple((_REQUESTED_AS.get(key), key, label) for key, label in MEASUREMENT_LABELS.items())
 
 
 class _AvatarPanel:
@@ -46,7 +47,7 @@ class AVATAR_PT_person(_AvatarPanel, bpy.types.Panel):
         col.prop(s, "weight_kg")
         box = layout.box()
         box.label(text="Optional (unticked: inferred)")
-        for field, *_ in OPTIONAL_NUMBERS:
+        for field in OPTIONAL_NUMBERS:
             row = box.row(align=True)
             row.prop(s, f"use_{field}", text="")
             sub = row.row(align=True)
@@ -90,19 +91,19 @@ class AVATAR_PT_measurements(_AvatarPanel, bpy.types.Panel):
             return
         meta = runtime.avatar_meta(arm)
         request, measured = meta.get("request", {}), meta.get("measurements", {})
-        warnings = " ".join(meta.get("warnings", []))
+        missed_fields = {w.get("field") for w in meta.get("warnings", [])}
         layout.label(text=f"{arm.get('avatar_name', arm.name)}: {arm.get('avatar_rig', '')} rig")
         col = layout.column(align=True)
         for spec_key, key, label in READ_BACK:
             if key not in measured:
                 continue
-            unit = "kg" if key == "mass_kg" else "cm"
+            unit = measurement_unit(key)
             asked = request.get(spec_key) if spec_key else None
             text = f"{label}: {measured[key]:.1f} {unit}" + (f" (asked {asked:g})" if asked is not None else "")
-            missed = spec_key is not None and spec_key in warnings
+            missed = spec_key is not None and spec_key in missed_fields
             col.label(text=text, icon="ERROR" if missed else "CHECKMARK" if asked is not None else "BLANK1")
         for w in meta.get("warnings", []):
-            layout.label(text=w[:120], icon="ERROR")
+            layout.label(text=w["message"][:120], icon="ERROR")
 
 
 class AVATAR_PT_export(_AvatarPanel, bpy.types.Panel):

@@ -3,7 +3,7 @@
 Where torch runs: Blender's own Python has no torch, and installing torch into it is neither small nor wise.
 So decoding (the only step that needs torch) runs
 - in Blender's Python when ``torch`` is importable there (``Blender``), or
-- in a worker process (``Worker``): ``python -m pipeline.decode_worker`` with the project's ``.venv`` Python
+- in a worker process (``Worker``): ``python -m pipeline.jobs.decode_worker`` with the project's ``.venv`` Python
   (``make install`` creates it); the bodies come back as JSON and are assembled, textured and built here.
 ``Automatic`` picks Blender when torch imports and the worker otherwise. The worker's Python is the one set
 here, else ``$AVATAR_WORKER_PYTHON``, else ``.venv/bin/python`` next to the ``pipeline`` package when Blender
@@ -17,10 +17,11 @@ from typing import Any
 
 import bpy
 
-TEXTURE_SIZES = (("256", "256", ""), ("512", "512", ""), ("1024", "1024", ""), ("2048", "2048", ""))
-RIGS = (("game_engine", "Game engine (53 bones)", "Unreal/Unity-style rig"),
-        ("mixamo", "Mixamo (52 bones)", "mixamorig: names, Mixamo's hierarchy"),
-        ("makehuman", "MakeHuman (163 bones)", "the full MakeHuman rig, for film"))
+from pipeline.core.rig_names import RIG_LABELS
+from pipeline.core.skin_tone import TEXTURE_SIZES as ALBEDO_SIZES
+
+TEXTURE_SIZES = tuple((str(n), str(n), "") for n in ALBEDO_SIZES)
+RIGS = tuple((k, *v) for k, v in RIG_LABELS.items())
 DEFAULTS = {"torch_mode": "AUTO", "worker_python": "", "texture_size": "1024", "default_rig": "game_engine"}
 
 

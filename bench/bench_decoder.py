@@ -10,23 +10,20 @@ Usage: ``make bench`` or ``python bench/bench_decoder.py``.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ANNY_CACHE_DIR", str(ROOT / ".cache" / "anny"))
+os.environ.setdefault("ANNY_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "anny"))
 
-from timing import best_of  # noqa: E402
+from timing import best_of
 
-from models.decoder import AvatarDecoder, decode, latent_for_seed  # noqa: E402
-from models.refine import Refiner, targets_from_requests  # noqa: E402
-from pipeline.assembly import assemble  # noqa: E402
-from pipeline.attributes import normalise_attributes  # noqa: E402
-from pipeline.body_model import load_body_model  # noqa: E402
-from pipeline.population import sample_people  # noqa: E402
+from models.decoder.model import AvatarDecoder, decode, latent_for_seed
+from models.decoder.refine import Refiner
+from pipeline.core.assembly import assemble
+from pipeline.core.attributes import measurement_targets, normalise_attributes
+from pipeline.core.body_model import load_body_model
+from pipeline.core.population import sample_people
 
 
 def main() -> None:
@@ -49,7 +46,7 @@ def main() -> None:
                   for p in people]
         a, m = normalise_attributes(values)
         z = np.stack([latent_for_seed(p["seed"], decoder.cfg.latent_dim) for p in people])
-        targets = targets_from_requests(values)
+        targets = measurement_targets(values)
 
         def ours(a=a, m=m, z=z):
             return assemble(body, rig, decode(decoder, a, m, z))

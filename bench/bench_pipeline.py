@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,19 +27,20 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import pipeline.blender_export as blender_export  # noqa: E402
-from pipeline.assembly import assemble, avatar_from_batch  # noqa: E402
-from pipeline.attributes import parse_avatar  # noqa: E402
-from pipeline.blender_build import _build_bones, _material, build_avatar, reset_scene  # noqa: E402
-from pipeline.blender_export import export  # noqa: E402
-from pipeline.body_model import load_body_model  # noqa: E402
-from pipeline.generate import GenerateOptions, decode_requests, make_avatar  # noqa: E402
-from pipeline.population import sample_people  # noqa: E402
-from pipeline.preview import FRONT, SIDE, Renderer, posed_vertices, relaxed_arms  # noqa: E402
-from pipeline.skin_tone import skin_albedo  # noqa: E402
+import pipeline.blender.export as blender_export
+from pipeline.blender.build import _build_bones, _material, build_avatar, reset_scene
+from pipeline.blender.export import export
+from pipeline.core.assembly import assemble, avatar_from_batch
+from pipeline.core.body_model import load_body_model
+from pipeline.core.population import sample_people
+from pipeline.core.poses import posed_vertices, relaxed_arms
+from pipeline.core.skin_tone import skin_albedo
+from pipeline.core.spec import parse_avatar
+from pipeline.core.views import FRONT, SIDE
+from pipeline.jobs.context import JobContext
+from pipeline.jobs.job import make_avatar
+from pipeline.jobs.options import GenerateOptions
+from pipeline.jobs.stages import decode_requests
 
 
 def idiomatic_build(avatar) -> list:
@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=12)
     args = ap.parse_args()
     body = load_body_model()
+    ctx = JobContext(body=body)
     rig = body.rig("game_engine")
     people = [parse_avatar(p) for p in sample_people(args.n + 1, seed=11)]
     steps: dict[str, list[float]] = {k: [] for k in ("decode+refine", "assembly", "texture", "blender build", "glb",
@@ -95,14 +96,15 @@ def main() -> None:
         yield
         record.append(time.perf_counter() - t)
 
-    with tempfile.TemporaryDirectory() as tmp, Renderer(384, 512) as renderer:
+    with tempfile.TemporaryDirectory() as tmp:
+        renderer = ctx.renderer
         out = Path(tmp)
         for i, req in enumerate(people):  # the first one warms every step up (weights, masks, exporters): not kept
             if i == 1:
                 for times in (*steps.values(), *base.values()):
                     times.clear()
             with timer(steps["decode+refine"]):
-                dec = decode_requests([req], body)
+                dec = decode_requests([req], ctx)
             with timer(steps["assembly"]):
                 batch = assemble(body, rig, dec.coefficients)
             with timer(steps["texture"]):
@@ -112,7 +114,7 @@ def main() -> None:
             for ours in ((True, False) if i % 2 == 0 else (False, True)):
                 record = steps if ours else base
                 with timer(record["blender build"]):
-                    reset_scene()
+                    reset_scene(full=i == 0)
                     objs = list(build_avatar(avatar)) if ours else idiomatic_build(avatar)
                 with timer(record["glb"]):
                     if ours:
@@ -141,9 +143,9 @@ def main() -> None:
               f"on another day, {0.71 / core:.1f}x)")
         print(f"{'all steps':22s} {sum(med.values()):6.3f} s per avatar (goal 1 s)")
         t = time.perf_counter()
-        opts = GenerateOptions(out=out / "batch", formats=("glb", "fbx-unity"), echo=lambda s: None)
+        opts = GenerateOptions(out=out / "batch", formats=("glb", "fbx-unity"), echo=lambda s: None).job()
         for req in people[1:]:
-            make_avatar(req, opts)
+            make_avatar(req, opts, ctx)
         dt = time.perf_counter() - t
         print(f"batch throughput (make_avatar, glb + fbx + preview, 1 process): {args.n / dt:.2f} avatars/s")
 

@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 import bpy  # noqa: E402
 
-from pipeline.blender_export import quiet_stdout  # noqa: E402
-from pipeline.blender_render import FRONT, add_camera, add_lights, configure_render, over_background  # noqa: E402
+from pipeline.blender.export import quiet_stdout  # noqa: E402
+from pipeline.blender.render import FRONT, add_camera, add_lights, configure_render, over_background  # noqa: E402
 
 PEOPLE = (("child", 2), ("teenager", 4), ("adult_woman", 3), ("adult_man", 5), ("athletic", 6), ("heavy", 1),
           ("elder", 2))

@@ -1,4 +1,3 @@
-"""The avatar pipeline: numpy core (attributes, body assembly, rigs, anthropometry, export), previews, CLI.
-
-Modules named ``blender_*.py`` are the only ones that import ``bpy``; nothing here imports torch.
-"""
+"""The avatar pipeline. Layers: ``core`` (numpy), ``formats`` (Blender-free files), ``blender`` (bpy),
+``preview`` (pyrender), ``jobs`` (wires them with the torch ``models``); entry points ``cli``, ``run``,
+``__main__``."""

@@ -1,4 +1,4 @@
-"""The ``avatar`` command (also ``python -m pipeline``): generate, sample, measure, train.
+"""The ``avatar`` command (also ``python -m pipeline``): generate, sample, measure, train, evaluate, models.
 
 Exit code 0 only when everything asked for was made; problems go to stderr, one readable line each.
 """
@@ -10,10 +10,10 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline.attributes import SpecError
-
-TRAINABLE = ("decoder",)
-PLANNED_MODELS = ("texture", "comic", "enhancer")
+from pipeline.core.export_targets import FORMATS
+from pipeline.core.rig_names import NAME_SETS, RIG_NAMES
+from pipeline.core.skin_tone import TEXTURE_SIZES
+from pipeline.core.spec import SpecError
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -27,18 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="make the avatars of a spec file")
     g.add_argument("--spec", type=Path, required=True, help="TOML (or JSON) spec with [[avatar]] tables")
     g.add_argument("--out", type=Path, required=True, help="output folder")
-    g.add_argument("--formats", type=_formats, default=("glb",),
-                   help="comma-separated: glb, fbx-unity, fbx-unreal, usd")
-    g.add_argument("--rig", default="game_engine", help="game_engine | mixamo | makehuman")
-    g.add_argument("--names", default="internal", help="internal | unreal (bone names of the game_engine rig)")
-    g.add_argument("--no-preview", action="store_true", help="skip the pyrender previews and contact sheet")
+    g.add_argument("--formats", type=_formats, default=("glb",), help=f"comma-separated: {', '.join(FORMATS)}")
+    g.add_argument("--rig", default="game_engine", help=" | ".join(RIG_NAMES))
+    g.add_argument("--names", default="internal", help=f"{' | '.join(NAME_SETS)} (bone names of the game_engine rig)")
+    g.add_argument("--no-preview", action="store_true", help="skip the previews and the contact sheet")
     g.add_argument("--preview-engine", default="pyrender",
                    help="pyrender (fast, CPU-posed) | eevee | cycles (rendered by Blender from the built avatar)")
-    g.add_argument("--texture-size", type=int, default=1024, help="albedo texture size: 256, 512, 1024 or 2048")
+    g.add_argument("--texture-size", type=int, default=1024,
+                   help=f"albedo texture size: {', '.join(map(str, TEXTURE_SIZES))}")
     g.add_argument("--no-refine", action="store_true", help="skip measurement refinement (decoder only)")
     g.add_argument("--resume", action="store_true",
                    help="skip avatars already made from the same request with whole files")
-    g.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    g.add_argument("--workers", type=int, default=1, help="parallel local worker processes")
 
     s = sub.add_parser("sample", help="write a realistic spec for N people")
     s.add_argument("--n", type=int, required=True)
@@ -48,35 +48,75 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("measure", help="measurements of an avatar GLB made by this pipeline, as JSON")
     m.add_argument("file", type=Path)
 
-    t = sub.add_parser("train", help="retrain a model")
-    t.add_argument("model", help="decoder (texture, comic, enhancer arrive with their issues)")
-    t.add_argument("--minutes", type=float, default=19.0, help="time cap on this machine (at most 20)")
-    t.add_argument("--epochs", type=int, default=2500, help="training schedule length")
-    t.add_argument("--seed", type=int, default=1234)
-    t.add_argument("--out", type=Path, required=True, help="folder for weights, config and report")
+    t = sub.add_parser("train", help="retrain a model (see `avatar models`)")
+    t.add_argument("model", help="model name")
+    t.add_argument("--minutes", type=float, default=None, help="time cap on this machine (default: the model's budget)")
+    t.add_argument("--seed", type=int, default=None, help="training seed (default: the model's)")
+    t.add_argument("--out", type=Path, required=True, help="folder for weights, config, training log and report")
+
+    e = sub.add_parser("evaluate", help="judge a model on held-out data, beside its baselines")
+    e.add_argument("model", help="model name")
+    e.add_argument("--weights", type=Path, default=None, help="weights folder (default: the shipped weights)")
+    e.add_argument("--seed", type=int, default=None, help="held-out set: a seed training never used (default: the "
+                                                          "committed held-out set)")
+    e.add_argument("--n", type=int, default=None, help="bodies per held-out set (default: all)")
+    e.add_argument("--out", type=Path, default=None, help="also write report.json and report.png here")
+
+    sub.add_parser("models", help="the trainable models, one per line")
     return ap
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from pipeline.jobs.batch import generate
+    from pipeline.jobs.options import GenerateOptions
+
+    print(f"Generating avatars of {args.spec} into {args.out} ...", flush=True)
+    manifest, code = generate(args.spec, GenerateOptions(
+        out=args.out, formats=args.formats, rig=args.rig, names=args.names, preview=not args.no_preview,
+        refine=not args.no_refine, resume=args.resume, workers=args.workers, preview_engine=args.preview_engine,
+        texture_size=args.texture_size))
+    done = sum(v["status"] == "done" for v in manifest["avatars"].values())
+    sheet = args.out / "contact_sheet.png"
+    print(f"{done}/{len(manifest['avatars'])} avatars made in {manifest['timings_s']['total']:.1f} s; "
+          f"manifest: {args.out / 'manifest.json'}" + (f"; contact sheet: {sheet}" if sheet.exists() else ""))
+    return code
+
+
+def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from models.common.registry import get
+
+    entry = get(args.model)
+    if args.minutes is not None and not 0 < args.minutes <= entry.max_minutes:
+        raise SpecError([f"--minutes = {args.minutes} is outside the allowed range 0-{entry.max_minutes:g}"])
+    config_cls = entry.resolve("config")
+    changes = {k: v for k, v in (("minutes", args.minutes), ("seed", args.seed)) if v is not None}
+    config = dataclasses.replace(config_cls(), **changes)
+    entry.resolve("train")(args.out, config)
+    entry.resolve("evaluate")(args.out, out=args.out)
+    print(f"{args.model}: weights, config, training log and report in {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from models.common.registry import get
+
+    entry = get(args.model)
+    if args.n is not None and args.n < 1:
+        raise SpecError([f"--n = {args.n} must be at least 1"])
+    entry.resolve("evaluate")(args.weights, seed=args.seed, n=args.n, out=args.out)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "generate":
-            from pipeline.generate import GenerateOptions, generate
-
-            print(f"Generating avatars of {args.spec} into {args.out} ...", flush=True)
-            manifest, code = generate(args.spec, GenerateOptions(
-                out=args.out, formats=args.formats, rig=args.rig, names=args.names, preview=not args.no_preview,
-                refine=not args.no_refine, resume=args.resume, workers=args.workers,
-                preview_engine=args.preview_engine, texture_size=args.texture_size))
-            done = sum(v["status"] == "done" for v in manifest["avatars"].values())
-            print(f"{done}/{len(manifest['avatars'])} avatars made in {manifest['timings_s']['total']:.1f} s; "
-                  f"manifest: {args.out / 'manifest.json'}"
-                  + (f"; contact sheet: {args.out / 'contact_sheet.png'}"
-                     if (args.out / "contact_sheet.png").exists() else ""))
-            return code
+            return _generate(args)
         if args.command == "sample":
-            from pipeline.files import atomic_write_bytes
-            from pipeline.population import sample_people, to_toml
+            from pipeline.core.files import atomic_write_bytes
+            from pipeline.core.population import sample_people, to_toml
 
             if args.n < 1:
                 raise SpecError([f"--n = {args.n} must be at least 1"])
@@ -84,24 +124,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.n} people to {args.out}")
             return 0
         if args.command == "measure":
-            from pipeline.gltf_import import measure_glb
+            from pipeline.formats.glb_read import measure_glb
 
             print(json.dumps(measure_glb(args.file), indent=2))
             return 0
         if args.command == "train":
-            if args.model in PLANNED_MODELS:
-                raise SpecError([f"train {args.model!r}: that model arrives with its issue; trainable now: "
-                                 f"{', '.join(TRAINABLE)}"])
-            if args.model not in TRAINABLE:
-                raise SpecError([f"train {args.model!r}: unknown model; allowed: {', '.join(TRAINABLE)}"])
-            from models.evaluate_decoder import evaluate_and_report
-            from models.train_decoder import TrainConfig, train
+            return _train(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        if args.command == "models":
+            from models.common.registry import REGISTRY
 
-            if not 0 < args.minutes <= 20:
-                raise SpecError([f"--minutes = {args.minutes} is outside the allowed range 0-20"])
-            train(args.out, TrainConfig(minutes=args.minutes, seed=args.seed, epochs=args.epochs))
-            evaluate_and_report(args.out)
-            print(f"decoder weights, config and report in {args.out}")
+            for name, entry in REGISTRY.items():
+                print(f"{name}\t{entry.summary}")
             return 0
     except SpecError as exc:
         for p in exc.problems:

@@ -1,20 +1,38 @@
-"""Shared fixtures. Tiers: pure numpy (most), anny as a reference (development dependency, runs in CI)."""
+"""Shared fixtures and the test tiers: every test carries the marker of its folder (``tests/core``,
+``tests/models``, ``tests/bpy``, ``tests/e2e``; room for ``clients`` and ``ray``), so ``pytest -m bpy`` selects a
+tier. anny (a development dependency that ``make test`` installs) is the reference in some core tests."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+TIERS = ("core", "models", "bpy", "e2e", "clients", "ray")
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 os.environ.setdefault("ANNY_CACHE_DIR", str(ROOT / ".cache" / "anny"))
 
-from pipeline.body_model import RIG_NAMES, load_body_model  # noqa: E402
+from pipeline.core.body_model import load_body_model  # noqa: E402
+from pipeline.core.rig_names import RIG_NAMES  # noqa: E402
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With ``-m TIER`` (one tier), the other tiers' folders are not even imported: the bpy tier then runs in an
+    environment without torch (``make test-bpy42``)."""
+    tier = config.getoption("markexpr")
+    if tier in TIERS and collection_path.parent == ROOT / "tests" and collection_path.name in TIERS:
+        return collection_path.name != tier or None
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(str(item.fspath)).parent.name
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 HELDOUT_SEED = 777001  # the seed assets/build_body_assets.py keeps for judging; never used for fitting
 TEST_SEED = 424242  # another seed never used for fitting
@@ -36,8 +54,7 @@ class AnnyReference:
     def __init__(self, rig: str) -> None:
         import torch
 
-        sys.path.insert(0, str(ROOT / "assets"))
-        import build_body_assets as build
+        from assets import build_body_assets as build
 
         self.torch = torch
         self.build = build

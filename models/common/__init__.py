@@ -1,0 +1,1 @@
+"""What every model shares: checkpoints (safetensors + config + body-data checksum), reports, the registry."""

@@ -1,0 +1,75 @@
+"""Checkpoints: weights as safetensors (never pickles) beside a JSON config that records the body data they belong to.
+
+``<folder>/<stem>.safetensors`` holds the tensors; ``<folder>/config.json`` the model's dataclass config plus
+``body_asset_sha256``, the checksum of the body space (``body.npz``) the model was trained on. Loading checks that
+checksum against the body data this process uses (``pipeline.core.resources``): a model trained for another body
+space would produce coefficients of different bodies, so it is refused with both checksums named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors.torch import load_file, save
+
+from pipeline.core.files import atomic_write_bytes, atomic_write_json
+from pipeline.core.resources import body_data_sha256
+
+C = TypeVar("C")
+CHECKSUM_KEY = "body_asset_sha256"
+
+
+class CheckpointError(ValueError):
+    """Weights that are missing, malformed or made for other body data."""
+
+
+def save_checkpoint(folder: Path, stem: str, module: torch.nn.Module, config: Any,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write ``<stem>.safetensors`` (float32 state dict) and ``config.json`` atomically. Returns the weights path."""
+    folder = Path(folder)
+    tensors = {k: v.detach().contiguous().float() for k, v in module.state_dict().items()}
+    path = atomic_write_bytes(folder / f"{stem}.safetensors", save(tensors))
+    atomic_write_json(folder / "config.json", {**dataclasses.asdict(config), CHECKSUM_KEY: body_data_sha256(),
+                                               **(extra or {})})
+    return path
+
+
+def _coerce(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
+    """JSON values -> the dataclass's field types (lists back to tuples)."""
+    hints = typing.get_type_hints(cls)
+    return {k: tuple(v) if isinstance(v, list) and "tuple" in str(hints.get(k, "")) else v for k, v in raw.items()}
+
+
+def load_checkpoint(folder: Path, stem: str, config_cls: type[C], check_body: bool = True
+                    ) -> tuple[C, dict[str, torch.Tensor]]:
+    """Read a checkpoint written by ``save_checkpoint``.
+
+    Returns:
+        (config, state dict). Raises CheckpointError when files are missing, the config has keys the config class
+        lacks, or (``check_body``) the weights were trained on other body data than this process loads.
+    """
+    folder = Path(folder)
+    weights, cfg_path = folder / f"{stem}.safetensors", folder / "config.json"
+    for p in (weights, cfg_path):
+        if not p.is_file():
+            raise CheckpointError(f"{p} is missing; retrain with `make train MODEL={stem}`")
+    raw = json.loads(cfg_path.read_text())
+    recorded = raw.get(CHECKSUM_KEY)
+    known = {f.name for f in dataclasses.fields(config_cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(raw) - known - {CHECKSUM_KEY, "training_data_fingerprint"})
+    if unknown:
+        raise CheckpointError(f"{cfg_path}: unknown config keys {', '.join(unknown)}")
+    if check_body:
+        here = body_data_sha256()
+        if recorded != here:
+            raise CheckpointError(f"{weights} was trained on body data {str(recorded)[:12]}..., but the body data "
+                                  f"here is {here[:12]}...: retrain it (`make train MODEL={stem}`) or use the "
+                                  "body data it was made for")
+    cfg = config_cls(**_coerce(config_cls, {k: v for k, v in raw.items() if k in known}))
+    return cfg, load_file(str(weights))
+

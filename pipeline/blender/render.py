@@ -1,0 +1,148 @@
+"""Previews rendered by Blender itself (EEVEE or Cycles) from the built avatar (bpy only here).
+
+The same framing as the pyrender previews (orthographic, front and side, one scale for every avatar up to
+1.85 m) so contact sheets mix either. The avatar is posed through its own armature (relaxed arms, the pose the
+pyrender previews use), rendered, and put back in its rest pose. View transform "Standard" so the albedo's sRGB
+colours come out as they are; a sun and a grey world light the body. Images go to a temporary name in the target
+folder and are renamed into place.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from pipeline.blender.compat import engine_id
+from pipeline.blender.export import quiet_stdout
+from pipeline.core.avatar_data import AvatarData
+from pipeline.core.poses import relaxed_arms
+from pipeline.core.views import BACKGROUND, FRONT, SIDE, View, frame_centre, frame_height
+
+__all__ = ["FRONT", "SIDE", "add_camera", "add_lights", "configure_render", "over_background", "render_previews"]
+
+ENGINES = ("eevee", "cycles")
+SUN_STRENGTH = 3.0
+WORLD_FILL = 0.35  # a dim white world: fill light only; the background is composited afterwards
+
+
+def add_camera(scene: Any, view: View, frame_h: float, centre_z: float, aspect: float, centre_x: float = 0.0) -> Any:
+    """An orthographic camera looking at the body along ``view``, showing ``frame_h`` metres vertically."""
+    cam = bpy.data.cameras.new("avatar_preview_cam")
+    cam.type = "ORTHO"
+    cam.ortho_scale = frame_h * max(1.0, aspect)  # Blender's ortho scale spans the longer side
+    obj = bpy.data.objects.new("avatar_preview_cam", cam)
+    scene.collection.objects.link(obj)
+    d = np.asarray(view.direction, dtype=np.float64)
+    obj.location = (d * 6.0 + [centre_x, 0.0, centre_z]).tolist()
+    # a camera looks down its -Z with +Y up: aim -Z at the body, keep +Y toward world Z
+    back = d / np.linalg.norm(d)
+    up = np.array([0.0, 0.0, 1.0])
+    right = np.cross(up, back)
+    obj.rotation_euler = Matrix(np.column_stack([right, up, back]).tolist()).to_euler()
+    return obj
+
+
+def add_lights(scene: Any) -> list[Any]:
+    """The preview lighting: a sun from the front left above and a dim white world as fill."""
+    sun = bpy.data.lights.new("avatar_preview_sun", "SUN")
+    sun.energy = SUN_STRENGTH
+    sun.angle = math.radians(10.0)
+    obj = bpy.data.objects.new("avatar_preview_sun", sun)
+    obj.rotation_euler = (math.radians(50.0), 0.0, math.radians(30.0))
+    scene.collection.objects.link(obj)
+    world = scene.world or bpy.data.worlds.new("avatar_preview_world")
+    scene.world = world
+    bg = world.node_tree.nodes.get("Background") if world.node_tree else None
+    if bg is not None:
+        bg.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
+        bg.inputs["Strength"].default_value = WORLD_FILL
+    else:  # pragma: no cover - worlds always have a node tree from 5.0
+        world.color = (WORLD_FILL,) * 3
+    return [obj]
+
+
+def pose_armature(arm_obj: Any, avatar: AvatarData, rotations: np.ndarray | None) -> None:
+    for j, name in enumerate(avatar.bone_names):
+        pb = arm_obj.pose.bones.get(name)
+        if pb is None:
+            continue
+        pb.rotation_mode = "QUATERNION"
+        r = np.eye(3) if rotations is None else rotations[j]
+        pb.rotation_quaternion = Matrix(r.tolist()).to_quaternion()
+
+
+def over_background(path: Path) -> None:
+    """Composite a transparent render over the preview background colour (as the pyrender previews use)."""
+    from PIL import Image
+
+    fg = Image.open(path).convert("RGBA")
+    bg = Image.new("RGBA", fg.size, tuple(round(c * 255) for c in BACKGROUND))
+    Image.alpha_composite(bg, fg).convert("RGB").save(path, format="PNG")
+
+
+def configure_render(scene: Any, engine: str, width: int, height: int, samples: int, threads: int = 0) -> None:
+    """Engine, size, transparent film (composited later), the Standard view transform, CPU sampling; ``threads``
+    render threads (0: Blender's automatic count)."""
+    render = scene.render
+    render.threads_mode = "FIXED" if threads > 0 else "AUTO"
+    if threads > 0:
+        render.threads = threads
+    render.engine = engine_id(engine)
+    render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
+    render.image_settings.file_format = "PNG"
+    render.image_settings.color_mode = "RGBA"
+    render.film_transparent = True
+    scene.view_settings.view_transform = "Standard"
+    if engine == "cycles":
+        scene.cycles.samples = samples
+        scene.cycles.device = "CPU"
+        scene.cycles.use_denoising = False
+    else:
+        scene.eevee.taa_render_samples = samples
+
+
+def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str = "cycles",
+                    width: int = 384, height: int = 512, samples: int = 16, threads: int = 0) -> dict[str, Path]:
+    """preview.png (front) and preview_side.png (side) of a built avatar; returns {"front": path, "side": path}."""
+    if engine not in ENGINES:
+        raise ValueError(f"preview engine {engine!r}: allowed pyrender, {', '.join(ENGINES)}")
+    scene = bpy.context.scene
+    render = scene.render
+    configure_render(scene, engine, width, height, samples, threads)
+    made: list[Any] = add_lights(scene)
+    pose_armature(arm_obj, avatar, relaxed_arms(avatar))
+    folder.mkdir(parents=True, exist_ok=True)
+    frame_h = frame_height(avatar.vertices)
+    centre = frame_centre(avatar.vertices, frame_h)
+    out: dict[str, Path] = {}
+    try:
+        for key, view, fname in (("front", FRONT, "preview.png"), ("side", SIDE, "preview_side.png")):
+            cam = add_camera(scene, view, frame_h, centre, width / height)
+            made.append(cam)
+            scene.camera = cam
+            path = folder / fname
+            tmp = path.with_name(f".{path.stem}.partial.png")
+            render.filepath = str(tmp)
+            with quiet_stdout():
+                bpy.ops.render.render(write_still=True)
+            if not tmp.exists():
+                raise RuntimeError(f"Blender's {engine} render did not write {fname}")
+            over_background(tmp)
+            os.replace(tmp, path)
+            out[key] = path
+    finally:
+        pose_armature(arm_obj, avatar, None)
+        for obj in made:
+            data = obj.data
+            bpy.data.objects.remove(obj)
+            if isinstance(data, bpy.types.Camera):
+                bpy.data.cameras.remove(data)
+            elif isinstance(data, bpy.types.Light):
+                bpy.data.lights.remove(data)
+    return out

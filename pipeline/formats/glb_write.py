@@ -1,0 +1,198 @@
+"""Skinned glTF 2.0 binary (GLB) writer in numpy, no Blender needed.
+
+Blender axes (Z up, -Y forward) become glTF axes (Y up, +Z forward) through ``pipeline.core.axes.Z_UP_TO_Y_UP``.
+Units stay metres. Vertices are split where UVs differ per corner (UV seams), as glTF needs one UV per vertex.
+The skinned mesh node is a root node (no NODE_SKINNED_MESH_NON_ROOT warning); joints carry their rest pose as
+translation + rotation; inverse bind matrices are the inverses of the rest matrices.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.core.avatar_data import AvatarData
+from pipeline.core.axes import Z_UP_TO_Y_UP
+from pipeline.core.files import atomic_write_bytes
+from pipeline.core.mesh import vertex_normals
+
+_FLOAT, _UBYTE, _USHORT, _UINT = 5126, 5121, 5123, 5125
+_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+
+
+def split_uv_seams(faces: np.ndarray, uvs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One vertex per (vertex, UV) pair.
+
+    Args:
+        faces: (F, 3) vertex indices. uvs: (F, 3, 2) per-corner UVs.
+    Returns:
+        (N,) source vertex per new vertex, (N, 2) its UV, (F, 3) new triangle indices.
+    """
+    corner_v = faces.reshape(-1)
+    corner_uv = uvs.reshape(-1, 2).astype(np.float32)
+    key = np.concatenate([corner_v[:, None].astype(np.float64), corner_uv.astype(np.float64)], axis=1)
+    _uniq, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return corner_v[first], corner_uv[first], inverse.reshape(-1).reshape(faces.shape).astype(np.uint32)
+
+
+def _quat_xyzw(r: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) rotations -> (N, 4) unit quaternions (x, y, z, w), w >= 0."""
+    m = r
+    w = np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2])) / 2
+    x = np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2])) / 2
+    y = np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2])) / 2
+    z = np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2])) / 2
+    x = np.copysign(x, m[:, 2, 1] - m[:, 1, 2])
+    y = np.copysign(y, m[:, 0, 2] - m[:, 2, 0])
+    z = np.copysign(z, m[:, 1, 0] - m[:, 0, 1])
+    q = np.stack([x, y, z, w], axis=1)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+class _Buffer:
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.length = 0
+        self.views: list[dict] = []
+        self.accessors: list[dict] = []
+
+    def _view(self, data: bytes, target: int | None = None) -> int:
+        """Append 4-byte aligned bytes as a new buffer view; returns its index."""
+        pad = (-self.length) % 4
+        if pad:
+            self.chunks.append(b"\0" * pad)
+            self.length += pad
+        view = {"buffer": 0, "byteOffset": self.length, "byteLength": len(data)}
+        if target is not None:
+            view["target"] = target
+        self.views.append(view)
+        self.chunks.append(data)
+        self.length += len(data)
+        return len(self.views) - 1
+
+    def add(self, arr: np.ndarray, component: int, kind: str, target: int | None = None,
+            minmax: bool = False, normalized: bool = False) -> int:
+        view = self._view(np.ascontiguousarray(arr).tobytes(), target)
+        acc = {"bufferView": view, "componentType": component, "count": int(arr.shape[0]), "type": kind}
+        if normalized:
+            acc["normalized"] = True
+        if minmax:
+            flat = arr.reshape(arr.shape[0], -1)
+            acc["min"] = flat.min(axis=0).tolist()
+            acc["max"] = flat.max(axis=0).tolist()
+        self.accessors.append(acc)
+        return len(self.accessors) - 1
+
+    def add_image(self, png: bytes) -> int:
+        return self._view(png)
+
+    def blob(self) -> bytes:
+        data = b"".join(self.chunks)
+        return data + b"\0" * ((-len(data)) % 4)
+
+
+def glb_bytes(avatar: AvatarData, bone_names: list[str] | None = None, generator: str = "avatar-pipeline") -> bytes:
+    """The avatar as a skinned GLB (Y up, metres, <= 4 influences per vertex).
+
+    Args:
+        avatar: AvatarData with ``influences`` <= 4 (prune first; this writer does not repair data).
+        bone_names: optional export names (a renaming table applied by the caller), same order as the rig.
+    """
+    if avatar.influences > 4:
+        raise ValueError(f"glTF JOINTS_0/WEIGHTS_0 hold 4 influences; avatar has {avatar.influences}")
+    names = list(bone_names or avatar.bone_names)
+    src, uv, tris = split_uv_seams(avatar.faces, avatar.uvs)
+    verts = avatar.vertices.astype(np.float64)
+    normals = vertex_normals(verts, avatar.faces)[src]
+    conv = Z_UP_TO_Y_UP[:3, :3]
+    pos = (verts[src] @ conv.T).astype(np.float32)
+    nrm = (normals @ conv.T).astype(np.float32)
+    tex = np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1).astype(np.float32)  # glTF UV origin is top-left
+    k = avatar.influences
+    joints = np.zeros((src.shape[0], 4), dtype=np.uint8 if avatar.n_bones < 256 else np.uint16)
+    weights = np.zeros((src.shape[0], 4), dtype=np.float32)
+    joints[:, :k] = avatar.skin_indices[src]
+    weights[:, :k] = avatar.skin_weights[src]
+
+    world = Z_UP_TO_Y_UP @ avatar.bone_rest  # (J, 4, 4) rest matrices in glTF axes
+    parents = avatar.bone_parents
+    local = world.copy()
+    child = parents >= 0
+    local[child] = np.linalg.inv(world[parents[child]]) @ world[child]
+    quats = _quat_xyzw(local[:, :3, :3])
+    ibm = np.linalg.inv(world).astype(np.float32)
+    ibm = np.transpose(ibm, (0, 2, 1)).reshape(-1, 16)  # column-major
+
+    buf = _Buffer()
+    a_pos = buf.add(pos, _FLOAT, "VEC3", _ARRAY_BUFFER, minmax=True)
+    a_nrm = buf.add(nrm, _FLOAT, "VEC3", _ARRAY_BUFFER)
+    a_uv = buf.add(tex, _FLOAT, "VEC2", _ARRAY_BUFFER)
+    a_j = buf.add(joints, _UBYTE if joints.dtype == np.uint8 else _USHORT, "VEC4", _ARRAY_BUFFER)
+    a_w = buf.add(weights, _FLOAT, "VEC4", _ARRAY_BUFFER)
+    a_idx = buf.add(tris.reshape(-1), _UINT, "SCALAR", _ELEMENT_ARRAY_BUFFER)
+    a_ibm = buf.add(ibm, _FLOAT, "MAT4")
+
+    n_j = avatar.n_bones
+    nodes: list[dict] = []
+    for j in range(n_j):
+        node: dict = {"name": names[j], "translation": local[j, :3, 3].tolist(), "rotation": quats[j].tolist()}
+        kids = np.flatnonzero(parents == j).tolist()
+        if kids:
+            node["children"] = kids
+        nodes.append(node)
+    mesh_node = n_j
+    nodes.append({"name": avatar.name, "mesh": 0, "skin": 0})
+    roots = np.flatnonzero(parents < 0).tolist()
+
+    material: dict = {"name": f"{avatar.name}_skin", "pbrMetallicRoughness": {
+        "metallicFactor": 0.0, "roughnessFactor": 0.6}}
+    gltf: dict = {
+        "asset": {"version": "2.0", "generator": generator},
+        "scene": 0,
+        "scenes": [{"name": avatar.name, "nodes": [*roots, mesh_node]}],
+        "nodes": nodes,
+        "meshes": [{"name": avatar.name, "primitives": [{
+            "attributes": {"POSITION": a_pos, "NORMAL": a_nrm, "TEXCOORD_0": a_uv, "JOINTS_0": a_j,
+                           "WEIGHTS_0": a_w},
+            "indices": a_idx, "material": 0, "mode": 4}]}],
+        "skins": [{"name": f"{avatar.name}_{avatar.rig}", "joints": list(range(n_j)), "inverseBindMatrices": a_ibm,
+                   "skeleton": roots[0]}],
+        "materials": [material],
+    }
+    if avatar.texture is not None:
+        from io import BytesIO
+
+        from PIL import Image
+
+        png = BytesIO()
+        Image.fromarray(np.asarray(avatar.texture)).save(png, format="PNG")
+        view = buf.add_image(png.getvalue())
+        gltf["images"] = [{"bufferView": view, "mimeType": "image/png", "name": f"{avatar.name}_albedo"}]
+        gltf["samplers"] = [{"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}]
+        gltf["textures"] = [{"source": 0, "sampler": 0}]
+        material["pbrMetallicRoughness"]["baseColorTexture"] = {"index": 0}
+    else:
+        material["pbrMetallicRoughness"]["baseColorFactor"] = [float(c) for c in avatar.base_color]
+    if avatar.meta:
+        gltf["scenes"][0]["extras"] = json.loads(json.dumps(avatar.meta, default=float))
+
+    blob = buf.blob()
+    gltf["bufferViews"] = buf.views
+    gltf["accessors"] = buf.accessors
+    gltf["buffers"] = [{"byteLength": len(blob)}]
+    js = json.dumps(gltf, separators=(",", ":")).encode()
+    js += b" " * ((-len(js)) % 4)
+    total = 12 + 8 + len(js) + 8 + len(blob)
+    return b"".join([
+        struct.pack("<4sII", b"glTF", 2, total),
+        struct.pack("<I4s", len(js), b"JSON"), js,
+        struct.pack("<I4s", len(blob), b"BIN\0"), blob,
+    ])
+
+
+def write_glb(avatar: AvatarData, path: Path | str, bone_names: list[str] | None = None) -> Path:
+    """Write the GLB atomically (temporary name in the same folder, then rename)."""
+    return atomic_write_bytes(Path(path), glb_bytes(avatar, bone_names))

@@ -1,0 +1,61 @@
+"""Decoding in a separate process, for Blender Pythons without torch (the add-on's worker path).
+
+Protocol: a JSON object on stdin (one shot), or one per line with ``--serve`` (the add-on keeps such a worker
+running, so torch starts once per Blender session); each is ``{"requests": [spec entry, ...], "refine": true}``.
+The answer, one JSON object (one line): ``{"body_sha256": ..., "coefficients": [[...]], "measurements":
+{key: [...]}, "warnings": [[...]]}`` (the checksum of the body data the coefficients belong to, so the caller can
+refuse a mismatch), or ``{"error": [lines]}`` (one shot: exit code 1). Floats travel as JSON numbers (shortest
+repr), which round-trip float64 exactly, so the avatar is bit-identical to one decoded in-process. Run as
+``python -m pipeline.jobs.decode_worker [--serve]`` with the project's Python (the one that has torch).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+from pipeline.core.resources import body_data_sha256
+from pipeline.core.spec import SpecError, parse_avatar
+from pipeline.jobs.context import JobContext
+from pipeline.jobs.stages import decode_requests
+
+
+def run(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Answer one request (see the module docstring)."""
+    requests = [parse_avatar(entry, i) for i, entry in enumerate(payload.get("requests") or [])]
+    if not requests:
+        raise SpecError(["decode worker: no requests given"])
+    dec = decode_requests(requests, ctx, bool(payload.get("refine", True)))
+    return {"body_sha256": body_data_sha256(ctx.body.asset_dir),
+            "coefficients": np.asarray(dec.coefficients, dtype=np.float64).tolist(),
+            "measurements": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in dec.measurements.items()},
+            "warnings": dec.warnings}
+
+
+def _answer(line: str, ctx: JobContext) -> tuple[dict[str, Any], int]:
+    try:
+        return run(json.loads(line), ctx), 0
+    except SpecError as exc:
+        return {"error": exc.problems}, 1
+    except Exception as exc:  # the caller shows this line to the user
+        return {"error": [f"decode worker: {type(exc).__name__}: {exc}"]}, 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One request on stdin (one shot), or with ``--serve`` one JSON request per line until stdin closes."""
+    ctx = JobContext()
+    if "--serve" in (sys.argv[1:] if argv is None else argv):
+        for line in sys.stdin:
+            if line.strip():
+                print(json.dumps(_answer(line, ctx)[0]), flush=True)
+        return 0
+    out, code = _answer(sys.stdin.read(), ctx)
+    print(json.dumps(out))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The stages of an avatar job, each with explicit inputs and outputs (``job.make_avatar`` runs them in order).
+
+decode (torch: decoder + refinement) -> texture (albedo) -> assemble (numpy: AvatarData for a rig and an export
+target's influences) -> build (Blender scene) -> export (Blender's exporters) -> preview (pyrender, or Blender's
+EEVEE/Cycles) -> record (``avatar.json``). The add-on and the decode worker call the same functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.core.anthropometry import MEASUREMENT_KEYS
+from pipeline.core.assembly import assemble, avatar_from_batch
+from pipeline.core.attributes import measurement_targets, normalise_attributes
+from pipeline.core.avatar_data import AvatarData
+from pipeline.core.body_model import BodyModel
+from pipeline.core.deviations import measurement_warnings, style_warnings
+from pipeline.core.export_targets import EXPORT_TARGETS
+from pipeline.core.files import atomic_save_png
+from pipeline.core.resources import weights_dir
+from pipeline.core.rig_names import export_names
+from pipeline.core.skin_tone import base_color_for, skin_albedo
+from pipeline.core.spec import AvatarRequest
+from pipeline.jobs.context import JobContext
+
+
+@dataclasses.dataclass
+class Decoded:
+    """Decoded and refined bodies of a list of requests.
+
+    Attributes:
+        coefficients: (B, K) shape coefficients. measurements: key -> (B,) achieved values (cm, kg).
+        warnings: per request, structured warnings (``pipeline.core.deviations``).
+    """
+
+    coefficients: np.ndarray
+    measurements: dict[str, np.ndarray]
+    warnings: list[list[dict[str, Any]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Textures:
+    """An avatar's texture maps. albedo: (S, S, 3) uint8 sRGB; base_color: (4,) linear RGBA of the skin."""
+
+    albedo: np.ndarray
+    base_color: tuple[float, float, float, float]
+
+
+def installed_comic_styles() -> tuple[str, ...]:
+    """Names of the comic styles installed beside the shipped weights (``models/weights/comic/<style>/``)."""
+    folder = weights_dir("comic")
+    return tuple(sorted(p.name for p in folder.iterdir() if p.is_dir())) if folder.is_dir() else ()
+
+
+def decode_requests(requests: list[AvatarRequest], ctx: JobContext, refine: bool = True) -> Decoded:
+    """Attribute vectors -> decoder (latent from each seed) -> refinement -> achieved measurements and warnings."""
+    from models.decoder.model import decode, latent_for_seed
+
+    decoder = ctx.decoder
+    values = [r.attribute_values() for r in requests]
+    a, m = normalise_attributes(values)
+    z = np.stack([latent_for_seed(r.seed, decoder.cfg.latent_dim) for r in requests])
+    c, achieved = ctx.refiner(decode(decoder, a, m, z), measurement_targets(values) if refine else {})
+    styles = installed_comic_styles()
+    warnings = [measurement_warnings(r.name, r.as_dict(), {k: v[i] for k, v in achieved.items()})
+                + style_warnings(r.name, r.style, r.comic_style, styles) for i, r in enumerate(requests)]
+    return Decoded(coefficients=c, measurements=achieved, warnings=warnings)
+
+
+def request_meta(req: AvatarRequest, dec: Decoded, i: int = 0) -> dict[str, Any]:
+    """What an avatar records about itself: the request, the achieved measurements (cm, kg, rounded to 0.01),
+    the seed and the warnings (``avatar.json``, the manifest, the Blender objects' ``avatar_meta``)."""
+    return {"request": req.as_dict(),
+            "measurements": {k: round(float(dec.measurements[k][i]), 2) for k in MEASUREMENT_KEYS},
+            "seed": req.seed, "warnings": list(dec.warnings[i])}
+
+
+def texture_stage(req: AvatarRequest, body: BodyModel, size: int) -> Textures:
+    """The albedo stand-in for the request's skin tone (``pipeline.core.skin_tone``)."""
+    return Textures(albedo=skin_albedo(body.asset_dir, size, req.skin_ita, req.fitzpatrick),
+                    base_color=base_color_for(req.skin_ita, req.fitzpatrick))
+
+
+def avatar_for_request(req: AvatarRequest, body: BodyModel, dec: Decoded, i: int = 0, rig: str = "game_engine",
+                       names: str = "internal", influences: int = 4, textures: Textures | None = None,
+                       texture_size: int = 1024) -> AvatarData:
+    """Item ``i`` of decoded requests -> AvatarData: the rig with its export bone names, the skin pruned to
+    ``influences``, the textures, and the request, measurements and warnings in ``meta``."""
+    r = body.rig(rig)
+    tex = textures or texture_stage(req, body, texture_size)
+    avatar = avatar_from_batch(body, r, assemble(body, r, dec.coefficients[i: i + 1]), 0, req.name, influences,
+                               base_color=np.array(tex.base_color), texture=tex.albedo,
+                               meta=request_meta(req, dec, i))
+    return avatar.replace(bone_names=export_names(rig, avatar.bone_names, names))
+
+
+def build_stage(avatar: AvatarData, ctx: JobContext) -> tuple[Any, Any]:
+    """A fresh Blender scene holding the avatar: (armature object, mesh object)."""
+    from pipeline.blender.build import build_avatar, reset_scene
+
+    reset_scene(full=not ctx.scene_ready)
+    ctx.scene_ready = True
+    return build_avatar(avatar)
+
+
+def export_path(folder: Path, name: str, fmt: str) -> Path:
+    return folder / f"{name}{EXPORT_TARGETS[fmt].suffix}"
+
+
+def export_stage(objects: tuple[Any, Any], folder: Path, name: str, fmt: str) -> dict[str, Path]:
+    """One format through Blender's exporter; USD's textures written beside the stage are returned too."""
+    from pipeline.blender.export import export
+
+    files = {fmt: export(list(objects), export_path(folder, name, fmt), fmt)}
+    if fmt == "usd":
+        files.update({f"{fmt}:{p.name}": p for p in sorted((folder / "textures").glob("*.png"))})
+    return files
+
+
+def preview_stage(avatar: AvatarData, textures: Textures, folder: Path, engine: str, ctx: JobContext,
+                  built: tuple[Any, Any] | None = None) -> dict[str, Path]:
+    """preview.png and preview_side.png (relaxed arms) and, with pyrender, preview_poses.png.
+
+    ``pyrender`` poses on the CPU and renders offscreen; ``eevee`` and ``cycles`` render the built Blender avatar
+    (``built``: its armature and mesh) with its texture.
+    """
+    if engine != "pyrender":
+        from pipeline.blender.render import render_previews
+
+        assert built is not None, "Blender previews render the built avatar"
+        return render_previews(built[0], avatar, folder, engine, threads=ctx.threads.cycles_threads)
+    from PIL import Image
+
+    from pipeline.preview.offscreen import preview_images
+
+    images = preview_images(ctx.renderer, avatar, textures.base_color)
+    names = {"front": "preview.png", "side": "preview_side.png", "poses": "preview_poses.png"}
+    return {k: atomic_save_png(folder / names[k], Image.fromarray(img)) for k, img in images.items()}

@@ -1,0 +1,52 @@
+"""Offscreen previews checked on coverage and scale (not golden pixels), and CPU posing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.core.assembly import assemble, avatar_from_batch
+from pipeline.core.poses import posed_vertices, relaxed_arms, stride
+from pipeline.core.views import FRONT, SIDE
+from pipeline.preview.offscreen import Renderer
+
+
+def test_silhouette_height_matches_stature(body):
+    rig = body.rig("game_engine")
+    for preset in ("child", "adult_woman"):
+        a = avatar_from_batch(body, rig, assemble(body, rig, body.presets[preset]), 0, preset, 4)
+        v = a.vertices.astype(np.float64)
+        stature = np.ptp(v[:, 2])
+        frame = 2.2
+        with Renderer(300, 600) as r:
+            for view in (FRONT, SIDE):
+                _, depth = r.render(v, a.faces, (0.8, 0.6, 0.5, 1), view, frame, v[:, 2].min() + frame / 2 - 0.05)
+                rows = np.flatnonzero((depth > 0).any(axis=1))
+                px = rows.max() - rows.min() + 1
+                height_m = px * frame / depth.shape[0]
+                assert abs(height_m - stature) / stature < 0.02, (preset, view.name, height_m, stature)
+
+
+def test_posing_moves_the_arms_not_the_legs(body):
+    rig = body.rig("game_engine")
+    a = avatar_from_batch(body, rig, assemble(body, rig, body.presets["adult_man"]), 0, "m", 4)
+    posed = posed_vertices(a, relaxed_arms(a))
+    moved = np.linalg.norm(posed - a.vertices, axis=1)
+    hand = a.bone_names.index("hand_l")
+    hand_verts = a.skin_indices[:, 0] == hand
+    foot_verts = a.skin_indices[:, 0] == a.bone_names.index("foot_l")
+    assert moved[hand_verts].mean() > 0.15  # the hand swings down by tens of centimetres
+    assert moved[foot_verts].max() < 1e-6
+    assert posed[hand_verts, 2].mean() < a.vertices[hand_verts, 2].mean()  # lowered, not raised
+
+
+def test_stride_pose_moves_legs_forward_and_back(body):
+    for rig_name, left, right in (("game_engine", "thigh_l", "thigh_r"),
+                                  ("mixamo", "mixamorig:LeftUpLeg", "mixamorig:RightUpLeg")):
+        rig = body.rig(rig_name)
+        a = avatar_from_batch(body, rig, assemble(body, rig, body.presets["adult_man"]), 0, "m", 4)
+        posed = posed_vertices(a, stride(a))
+        lv = a.skin_indices[:, 0] == a.bone_names.index(left)
+        rv = a.skin_indices[:, 0] == a.bone_names.index(right)
+        # -Y is the front: the left thigh swings forward, the right one back
+        assert posed[lv, 1].mean() < a.vertices[lv, 1].mean() - 0.02
+        assert posed[rv, 1].mean() > a.vertices[rv, 1].mean() + 0.02
