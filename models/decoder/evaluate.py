@@ -157,11 +157,12 @@ def evaluate(weights: Path | None = None, body: BodyModel | None = None, n_monot
         "mass_spread_percent": float(np.ptp(ach["mass_kg"]) / one[0, column("weight_kg")] * 100),
         "waist_spread_mm": float(np.ptp(ach["waist_cm"]) * 10),
     }
+    k = min(500, len(heldout["heldout_macro"]["raw"]))  # bodies per plausibility set
     report["plausibility"] = plausibility(body, {
-        "training_bodies (train_macro)": pop["train_macro"]["coefficients"][:500],
-        "heldout_true_bodies (heldout_macro)": heldout["heldout_macro"]["coefficients"][:500],
-        "heldout_requests_decoded_refined (4 inputs)": refined["heldout_macro/sex_age_height_weight"][:500],
-        "heldout_requests_decoded_refined (+ girths)": refined["heldout_macro/sex_age_height_weight_girths"][:500],
+        "training_bodies (train_macro)": pop["train_macro"]["coefficients"][:k],
+        "heldout_true_bodies (heldout_macro)": heldout["heldout_macro"]["coefficients"][:k],
+        "heldout_requests_decoded_refined (4 inputs)": refined["heldout_macro/sex_age_height_weight"][:k],
+        "heldout_requests_decoded_refined (+ girths)": refined["heldout_macro/sex_age_height_weight_girths"][:k],
     })
     return report
 

@@ -1,0 +1,76 @@
+"""The model registry drives `avatar models`, `avatar train`, `avatar evaluate` and `make train`; checkpoints refuse
+weights made for other body data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.common.checkpoint import CheckpointError
+from models.common.registry import REGISTRY, get
+from models.decoder.model import NAME, AvatarDecoder
+from pipeline.core.resources import body_data_sha256, weights_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ, PYOPENGL_PLATFORM="egl"))
+
+
+def test_every_entry_resolves_and_names_its_weights_folder():
+    assert "decoder" in REGISTRY
+    for name, entry in REGISTRY.items():
+        assert entry.name == name and entry.max_minutes > 0
+        config = entry.resolve("config")()
+        assert {"minutes", "seed"} <= set(vars(config))
+        for what in ("train", "evaluate", "load"):
+            assert callable(entry.resolve(what))
+        assert (weights_dir(name) / "config.json").is_file()
+    with pytest.raises(ValueError, match="unknown model 'texture'; models: decoder"):
+        get("texture")
+    make = subprocess.run(["make", "-n", "train", "MODEL=decoder"], capture_output=True, text=True, cwd=ROOT)
+    assert "pipeline train decoder --out models/weights/decoder" in make.stdout
+    listed = subprocess.run([sys.executable, "-m", "models.common.registry"], capture_output=True, text=True)
+    assert listed.stdout.split() == list(REGISTRY)
+
+
+def test_cli_models_evaluate_and_unknown_names():
+    proc = _cli("models")
+    assert proc.returncode == 0 and proc.stdout.split("\t")[0] == "decoder"
+    proc = _cli("evaluate", "decoder", "--n", 8)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if "decoder" in line and "ridge" in line]
+    assert len(rows) == 4 and all("mean body" in r for r in rows)  # the baselines, printed in the same run
+    proc = _cli("train", "texture", "--out", "x")
+    assert proc.returncode == 2 and "unknown model 'texture'" in proc.stderr
+    proc = _cli("train", "decoder", "--out", "x", "--minutes", 500)
+    assert proc.returncode == 2 and "--minutes = 500.0 is outside the allowed range" in proc.stderr
+
+
+def test_a_fresh_heldout_seed_must_not_be_a_training_seed():
+    proc = _cli("evaluate", "decoder", "--seed", 20261125, "--n", 5)
+    assert proc.returncode == 2 and "drew the training bodies" in proc.stderr
+
+
+def test_weights_for_other_body_data_are_refused(tmp_path):
+    folder = tmp_path / NAME
+    shutil.copytree(weights_dir(NAME), folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["body_asset_sha256"] == body_data_sha256()
+    AvatarDecoder.load(folder)
+    cfg["body_asset_sha256"] = "0" * 64
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="trained on body data 000000000000"):
+        AvatarDecoder.load(folder)
+    cfg["surprise"] = 1
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="unknown config keys surprise"):
+        AvatarDecoder.load(folder)
