@@ -2,7 +2,7 @@
 
 Enables the add-on from this checkout in the bpy module, fills the panel's fields with each preset (and a skin
 type), runs ``bpy.ops.avatar.generate`` as the Generate button does, lines the avatars up and renders them with
-Cycles through the preview lighting of ``pipeline/blender_render.py``.
+Cycles through the preview lighting of ``pipeline/blender/render.py``.
 
 Usage: ``.venv/bin/python examples/render_addon_avatars.py [--out examples/addon_render.png] [--samples 32]``
 (about a minute on 2 cores).

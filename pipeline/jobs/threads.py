@@ -40,10 +40,9 @@ class ThreadPolicy:
 
     def apply_torch(self) -> None:
         """Set torch's intra-op threads in this process (call before the first decode)."""
-        import torch
+        from models.common.threads import set_torch_threads
 
-        if torch.get_num_threads() != self.torch_threads:
-            torch.set_num_threads(self.torch_threads)
+        set_torch_threads(self.torch_threads)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.layering import RULES, dynamic_violations, project_modules, rule_for, static_violations
+from support.layering import (
+    RULES,
+    direct_violations,
+    dynamic_violations,
+    project_modules,
+    rule_for,
+    static_violations,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,6 +27,14 @@ def test_every_module_has_a_layer_and_the_static_walk_finds_no_violation():
     modules = project_modules(ROOT)
     assert {"pipeline.core.fields", "pipeline.jobs.batch", "models.decoder.model", "addon.operators"} <= set(modules)
     assert static_violations(ROOT) == []
+
+
+def test_the_wiring_reaches_torch_and_bpy_only_through_models_and_blender(tmp_path):
+    assert direct_violations(ROOT) == []
+    root = _tree_copy(tmp_path)
+    path = root / "pipeline" / "jobs" / "job.py"
+    path.write_text(path.read_text() + "\n\ndef _planted():\n    import torch\n")
+    assert direct_violations(root) == ["pipeline.jobs.job imports torch directly"]
 
 
 def test_each_layered_module_imports_with_its_forbidden_modules_blocked():

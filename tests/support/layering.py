@@ -111,6 +111,26 @@ def reachable(root: Path) -> dict[str, set[str]]:
     return closure
 
 
+# The wiring layer reaches torch and bpy only through the layers that own them (models/, pipeline.blender).
+DIRECT = (("pipeline.jobs", ("torch", "bpy", "mathutils", "anny")),
+          ("pipeline.cli", ("torch", "bpy", "mathutils", "anny")),
+          ("pipeline.run", ("torch", "bpy", "mathutils", "anny")),
+          ("pipeline.__main__", ("torch", "bpy", "mathutils", "anny")))
+
+
+def direct_violations(root: Path) -> list[str]:
+    """One line per wiring module that imports torch or bpy itself (anywhere in the file)."""
+    known = project_modules(root)
+    problems = []
+    for module, path in sorted(known.items()):
+        for layer, forbidden in DIRECT:
+            if _covers(layer, module):
+                bad = sorted(n for n in _imports(module, path, known) for f in forbidden if _covers(f, n))
+                if bad:
+                    problems.append(f"{module} imports {', '.join(bad)} directly")
+    return problems
+
+
 def static_violations(root: Path) -> list[str]:
     """One line per module that can reach a module its layer forbids (with the first chain found)."""
     closure = reachable(root)
