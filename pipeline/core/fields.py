@@ -77,10 +77,10 @@ class Field:
         return self.measurement or self.key
 
     def describe_range(self, lo: float | None = None, hi: float | None = None) -> str:
-        """``"0.5-90 years"``: the allowed range with its unit."""
+        """``"0.5-90 years"``: the allowed range with its unit, numbers written as in the README."""
         lo = self.lo if lo is None else lo
         hi = self.hi if hi is None else hi
-        return f"{lo:g}-{hi:g}{' ' + self.unit if self.unit else ''}"
+        return f"{number_text(lo)}-{number_text(hi)}{' ' + self.unit if self.unit else ''}"
 
     def tolerance_for(self, requested: float) -> float:
         return self.tolerance * abs(requested) if self.relative else self.tolerance
@@ -153,6 +153,34 @@ REQUIRED_ATTRIBUTES: tuple[str, ...] = tuple(k for k in ATTRIBUTE_ORDER if FIELD
 OPTIONAL_ATTRIBUTES: tuple[str, ...] = tuple(k for k in ATTRIBUTE_ORDER if not FIELDS[k].required)
 MEASURED_FIELDS: tuple[str, ...] = tuple(k for k, f in FIELDS.items() if f.measurement)
 GIRTH_FIELDS = ("chest_cm", "waist_cm", "hips_cm")
+
+
+def number_text(x: float) -> str:
+    """A bound as people write it: whole numbers in full (``2147483647``), others shortest (``0.5``, ``101.8``)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+SHOWN_CHARACTERS = 40
+
+
+def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """A value for an error message, never long: ``'aaaa...' (1,048,576 characters)``, ``an integer of 5,000
+    digits``, ``a list of 3 items``. Safe for any value a parser returns (huge, deep or long)."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        if value.bit_length() <= 200:
+            return repr(value)
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        r = repr(value[:max(8, limit - 8)])
+        return f"{r[:-1]}...{r[-1]} ({len(value):,} characters)"
+    if isinstance(value, list | tuple | dict):
+        n = len(value)
+        return f"a {'table' if isinstance(value, dict) else 'list'} of {n:,} item{'s' if n != 1 else ''}"
+    return f"a {type(value).__name__}"
 
 
 def column(key: str) -> int:

@@ -108,7 +108,8 @@ def test_load_spec_toml_and_json(tmp_path):
     ok, bad = load_spec(toml)
     assert [r.name for r in ok] == ["a"]
     assert bad[0][0] == "b" and "age_years" in bad[0][1][0]
-    assert bad[1][0] == "a" and "duplicate name" in bad[1][1][0]
+    # the duplicate's failure gets its own key: a manifest keyed by it never hides it behind the valid 'a'
+    assert bad[1][0] == "a (entry #3)" and "duplicate name" in bad[1][1][0]
     js = tmp_path / "s.json"
     js.write_text(json.dumps({"avatar": [GOOD]}))
     assert load_spec(js)[0][0].name == "ana"
