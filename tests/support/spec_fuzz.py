@@ -2,9 +2,9 @@
 
 Each file mixes valid entries (names ``ok_<i>``, always accepted) with hostile ones: fields set to huge, non-finite,
 wrongly typed, long or nested values, unknown and very long keys, missing fields, non-table entries, duplicate
-names after the valid ones; some files are hostile as a whole (deep nesting, integers beyond 100,000 digits, bad
-UTF-8, wrong top level, random bytes). Written as TOML or JSON text by hand, so values no serializer would write (``1e400``,
-5,000-digit integers, ``NaN``) get through.
+names after the valid ones; some files are hostile as a whole (deep nesting, integers beyond 100,000 digits,
+bad UTF-8, wrong top level, random bytes). Written as TOML or JSON text by hand, so values no serializer would
+write (``1e400``, 5,000-digit integers, ``NaN``) get through.
 
 ``python tests/support/spec_fuzz.py --n 10000 --seed 1`` prints the counts of a run.
 """
@@ -33,8 +33,9 @@ class Raw(str):
 
 HOSTILE: tuple[Any, ...] = (
     Raw("1" + "0" * 309), Raw("-1" + "0" * 400), Raw("1e400"), Raw("-1e400"), Raw("1" + "0" * 5000), Raw("nan"),
-    Raw("inf"), Raw("-inf"), Raw("9" * 20_000), 2**31, 2**63, -(2**63), 0, -1, 1.5, 1e-320, 1e308, True, False, "", "a\n", "../x",
-    "x" * 100_000, "34", "female\x00", "é" * 70, [], [1, 2], [[[[1]]]], {}, {"a": 1}, {"name": "ok_0"},
+    Raw("inf"), Raw("-inf"), Raw("9" * 20_000), 2**31, 2**63, -(2**63), 0, -1, 1.5, 1e-320, 1e308, True, False,
+    "", "a\n", "../x", "x" * 100_000, "34", "female\x00", "é" * 70, [], [1, 2], [[[[1]]]], {}, {"a": 1},
+    {"name": "ok_0"},
 )
 PROBLEM = re.compile(r"field|must be a table|duplicate name")
 
