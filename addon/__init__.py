@@ -25,15 +25,21 @@ _CLASSES = (*properties.CLASSES, preferences.AVATAR_AP_preferences, *operators.C
 
 
 def register() -> None:
+    """Register the classes and the scene settings; a second call changes nothing."""
     for cls in _CLASSES:
-        bpy.utils.register_class(cls)
-    bpy.types.Scene.avatar_settings = bpy.props.PointerProperty(type=properties.AvatarSettings)
+        if not getattr(cls, "is_registered", False):
+            bpy.utils.register_class(cls)
+    if not hasattr(bpy.types.Scene, "avatar_settings"):
+        bpy.types.Scene.avatar_settings = bpy.props.PointerProperty(type=properties.AvatarSettings)
 
 
 def unregister() -> None:
+    """End the decode workers and unregister; a second call changes nothing."""
     from . import runtime
 
     runtime.stop_workers()
-    del bpy.types.Scene.avatar_settings
+    if hasattr(bpy.types.Scene, "avatar_settings"):
+        del bpy.types.Scene.avatar_settings
     for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+        if getattr(cls, "is_registered", False):
+            bpy.utils.unregister_class(cls)

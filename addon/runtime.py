@@ -64,15 +64,20 @@ def uses_worker(prefs: Any) -> bool:
 
 
 def worker_python(prefs: Any) -> str:
-    """The worker's Python: the preference, else $AVATAR_WORKER_PYTHON, else the checkout's .venv."""
-    candidates = [bpy_abspath(prefs.worker_python) if prefs.worker_python else "",
-                  os.environ.get("AVATAR_WORKER_PYTHON", "")]
+    """The worker's Python: the preference, else $AVATAR_WORKER_PYTHON, else the checkout's .venv. A path that is
+    set but is not an executable file is an error naming it (never silently replaced by another interpreter)."""
+    for origin, value in (("Preferences > Worker Python", bpy_abspath(prefs.worker_python) if prefs.worker_python
+                           else ""), ("$AVATAR_WORKER_PYTHON", os.environ.get("AVATAR_WORKER_PYTHON", ""))):
+        if value:
+            if Path(value).is_file() and os.access(value, os.X_OK):
+                return value
+            raise AddonError(f"{origin} is {value!r}, which is not an executable file: set it to the project's "
+                             ".venv/bin/python (created by `make install`)")
     spec = importlib.util.find_spec("pipeline")
     if spec is not None and spec.origin:
-        candidates.append(str(Path(spec.origin).resolve().parents[1] / ".venv" / "bin" / "python"))
-    for c in candidates:
-        if c and Path(c).is_file() and os.access(c, os.X_OK):
-            return c
+        venv = Path(spec.origin).resolve().parents[1] / ".venv" / "bin" / "python"
+        if venv.is_file() and os.access(venv, os.X_OK):
+            return str(venv)
     raise AddonError("no worker Python found: set Preferences > Add-ons > Avatar Pipeline > Worker Python to "
                      "the project's .venv/bin/python (created by `make install`)")
 

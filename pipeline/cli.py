@@ -14,6 +14,7 @@ from pipeline.core.export_targets import FORMATS
 from pipeline.core.rig_names import NAME_SETS, RIG_NAMES
 from pipeline.core.skin_tone import TEXTURE_SIZES
 from pipeline.core.spec import SpecError
+from pipeline.jobs.lock import FolderLocked
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -142,8 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         for p in exc.problems:
             print(p, file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, FolderLocked) as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the output folder stopped being writable (full, removed, read-only)
+        where = f": {exc.filename2 or exc.filename}" if exc.filename else ""
+        print(f"{args.command}: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     return 2
 

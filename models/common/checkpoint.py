@@ -1,14 +1,16 @@
 """Checkpoints: weights as safetensors (never pickles) beside a JSON config that records the body data they belong to.
 
 ``<folder>/<stem>.safetensors`` holds the tensors; ``<folder>/config.json`` the model's dataclass config plus
-``body_asset_sha256``, the checksum of the body space (``body.npz``) the model was trained on. Loading checks that
-checksum against the body data this process uses (``pipeline.core.resources``): a model trained for another body
-space would produce coefficients of different bodies, so it is refused with both checksums named.
+``body_asset_sha256``, the checksum of the body space (``body.npz``) the model was trained on, and
+``weights_sha256``, the checksum of the weights file. Loading checks both (a model trained for another body space
+would produce coefficients of different bodies; edited weights are not the ones that were evaluated) and that
+every tensor is finite, and refuses with the checksums named.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import typing
 from pathlib import Path
@@ -17,11 +19,12 @@ from typing import Any, TypeVar
 import torch
 from safetensors.torch import load_file, save
 
-from pipeline.core.files import atomic_write_bytes, atomic_write_json
+from pipeline.core.files import atomic_write_bytes, atomic_write_json, sha256_file
 from pipeline.core.resources import body_data_sha256
 
 C = TypeVar("C")
 CHECKSUM_KEY = "body_asset_sha256"
+WEIGHTS_KEY = "weights_sha256"
 
 
 class CheckpointError(ValueError):
@@ -33,9 +36,10 @@ def save_checkpoint(folder: Path, stem: str, module: torch.nn.Module, config: An
     """Write ``<stem>.safetensors`` (float32 state dict) and ``config.json`` atomically. Returns the weights path."""
     folder = Path(folder)
     tensors = {k: v.detach().contiguous().float() for k, v in module.state_dict().items()}
-    path = atomic_write_bytes(folder / f"{stem}.safetensors", save(tensors))
+    data = save(tensors)
+    path = atomic_write_bytes(folder / f"{stem}.safetensors", data)
     atomic_write_json(folder / "config.json", {**dataclasses.asdict(config), CHECKSUM_KEY: body_data_sha256(),
-                                               **(extra or {})})
+                                               WEIGHTS_KEY: hashlib.sha256(data).hexdigest(), **(extra or {})})
     return path
 
 
@@ -61,7 +65,7 @@ def load_checkpoint(folder: Path, stem: str, config_cls: type[C], check_body: bo
     raw = json.loads(cfg_path.read_text())
     recorded = raw.get(CHECKSUM_KEY)
     known = {f.name for f in dataclasses.fields(config_cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(raw) - known - {CHECKSUM_KEY, "training_data_fingerprint"})
+    unknown = sorted(set(raw) - known - {CHECKSUM_KEY, WEIGHTS_KEY, "training_data_fingerprint"})
     if unknown:
         raise CheckpointError(f"{cfg_path}: unknown config keys {', '.join(unknown)}")
     if check_body:
@@ -70,6 +74,14 @@ def load_checkpoint(folder: Path, stem: str, config_cls: type[C], check_body: bo
             raise CheckpointError(f"{weights} was trained on body data {str(recorded)[:12]}..., but the body data "
                                   f"here is {here[:12]}...: retrain it (`make train MODEL={stem}`) or use the "
                                   "body data it was made for")
+    digest = sha256_file(weights)
+    if raw.get(WEIGHTS_KEY) != digest:
+        raise CheckpointError(f"{weights} is not the file its config records (sha256 {digest[:12]}..., recorded "
+                              f"{str(raw.get(WEIGHTS_KEY))[:12]}...): it was changed after training")
     cfg = config_cls(**_coerce(config_cls, {k: v for k, v in raw.items() if k in known}))
-    return cfg, load_file(str(weights))
+    state = load_file(str(weights))
+    bad = [k for k, v in state.items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{weights}: non-finite values in {', '.join(bad[:5])}")
+    return cfg, state
 

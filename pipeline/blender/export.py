@@ -10,6 +10,9 @@ Engine conventions:
   file so the avatar imports at scale 1 in metres, no leaf bones, deform bones only.
 - ``fbx-unreal``: Z up / -Y forward (Unreal keeps Z up), unit scale applied so Unreal's centimetres get the
   right size, transforms not baked (Unreal converts axes on import), no leaf bones, deform bones only.
+  Both FBX presets are made reproducible after Blender writes them (``formats.fbx_binary``): a fixed creation
+  time stamp and the embedded texture referenced by its final relative name, so identical runs give identical
+  bytes and no temporary or machine path is left in the file.
 - ``usd``: UsdSkel with the armature, deform bones only, metres; the avatar is built with 8 influences for it.
 """
 
@@ -26,6 +29,8 @@ from typing import Any
 import bpy
 
 from pipeline.blender.compat import OPTIONAL_EXPORT_OPTIONS
+from pipeline.core.files import partial_path, refuse_links
+from pipeline.formats.fbx_binary import make_reproducible
 
 # What both engines want from an FBX: the avatar only, deform bones without leaf bones, unit scale applied.
 _FBX_COMMON: dict[str, Any] = dict(
@@ -120,7 +125,8 @@ def export(objects: list[Any], path: Path, preset: str) -> Path:
     p = PRESETS[preset]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")  # exporters key the format on the extension
+    refuse_links(path)
+    tmp = partial_path(path)  # ends in the final suffix: exporters key the format on the extension
     known = _rna_options(p["operator"])
     options = {k: v for k, v in p["options"].items() if k in known}
     for obj in bpy.context.view_layer.objects:
@@ -133,6 +139,8 @@ def export(objects: list[Any], path: Path, preset: str) -> Path:
             result = _operator(p["operator"])(filepath=str(tmp), **options)
         if "FINISHED" not in result or not tmp.exists():
             raise RuntimeError(f"Blender's {p['operator']} did not write {path.name} ({result})")
+        if p["operator"] == "export_scene.fbx":  # same avatar, same bytes; textures by their final names
+            tmp.write_bytes(make_reproducible(tmp.read_bytes()))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from mathutils import Matrix
 from pipeline.blender.compat import engine_id
 from pipeline.blender.export import quiet_stdout
 from pipeline.core.avatar_data import AvatarData
+from pipeline.core.files import partial_path, refuse_links
 from pipeline.core.poses import relaxed_arms
 from pipeline.core.views import BACKGROUND, FRONT, SIDE, View, frame_centre, frame_height
 
@@ -127,7 +128,8 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
             made.append(cam)
             scene.camera = cam
             path = folder / fname
-            tmp = path.with_name(f".{path.stem}.partial.png")
+            refuse_links(path)
+            tmp = partial_path(path)
             render.filepath = str(tmp)
             with quiet_stdout():
                 bpy.ops.render.render(write_still=True)

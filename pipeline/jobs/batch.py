@@ -13,26 +13,58 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.spec import AvatarRequest, load_spec
+from pipeline.core.spec import AvatarRequest, SpecError, load_spec
 from pipeline.core.versions import tool_versions
 from pipeline.jobs.backends import make_backend
 from pipeline.jobs.job import request_fingerprint
+from pipeline.jobs.lock import FolderLocked, OutputLock
 from pipeline.jobs.manifest import Manifest, clean_partials, is_complete, previous_entries
-from pipeline.jobs.options import GenerateOptions
+from pipeline.jobs.options import GenerateOptions, JobOptions
+
+
+def _output_folder(out: Path) -> Path:
+    """The output folder, created if needed; SpecError with one line when it cannot be (a file in the way, a path
+    under a file, no permission, a read-only file system)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SpecError([f"--out {out}: cannot create the folder ({exc.strerror or exc})"]) from None
+    if not out.is_dir():
+        raise SpecError([f"--out {out}: not a folder"])
+    return out
 
 
 def generate(spec: Path, options: GenerateOptions) -> tuple[dict[str, Any], int]:
-    """Run a spec. Returns the manifest and the exit code (0 only when every avatar was made)."""
+    """Run a spec. Returns the manifest and the exit code (0 only when every avatar was made).
+
+    Raises SpecError for bad options, an unreadable spec or an unusable output folder, FolderLocked when another
+    run holds the folder, OSError when the folder stops being writable during the run."""
     from tqdm import tqdm
 
     options.check()
     job = options.job()
     t_start = time.perf_counter()
     requests, failures = load_spec(spec)
-    out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
-    clean_partials(out)
-    previous = previous_entries(out) if options.resume else {}
+    out = _output_folder(Path(options.out))
+    lock = OutputLock(out)
+    try:
+        notes = lock.acquire()
+    except FolderLocked:
+        raise
+    except OSError as exc:  # no permission, a read-only file system
+        raise SpecError([f"--out {out}: cannot write there ({exc.strerror or exc})"]) from None
+    try:
+        for note in notes:
+            options.echo(note)
+        return _run(spec, requests, failures, out, options, job, t_start, tqdm)
+    finally:
+        lock.release()
+
+
+def _run(spec: Path, requests: list[AvatarRequest], failures: list[tuple[str, list[str]]], out: Path,
+         options: GenerateOptions, job: JobOptions, t_start: float, tqdm: Any) -> tuple[dict[str, Any], int]:
+    clean_partials(out, [r.name for r in requests])
+    previous = previous_entries(out, options.echo) if options.resume else {}
     manifest = Manifest(out, {"spec": str(spec), "versions": tool_versions(), "rig": options.rig,
                               "names": options.names, "formats": list(options.formats),
                               "workers": options.workers, "threads": job.threads.as_dict()})

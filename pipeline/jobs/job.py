@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.files import atomic_write_json, sha256_file
+from pipeline.core.files import atomic_write_json, refuse_links, sha256_file
 from pipeline.core.spec import AvatarRequest
 from pipeline.core.versions import tool_versions
 from pipeline.jobs.context import JobContext
@@ -61,6 +61,9 @@ def make_avatar(req: AvatarRequest, options: JobOptions, ctx: JobContext) -> dic
     """Decode, texture, build in Blender, export every format, preview, record. Returns the manifest entry."""
     clock = Clock()
     folder = options.out / req.name
+    refuse_links(folder, folder / "textures")
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is in the way of the avatar's folder")
     with clock("decode_refine"):
         dec = decode_requests([req], ctx, options.refine)
     with clock("texture"):

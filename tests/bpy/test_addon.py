@@ -336,3 +336,32 @@ def test_every_property_range_default_and_choice_is_the_cores(enabled_addon):
     assert choices(prefs["default_rig"]) == list(RIG_NAMES)
     # every spec field the panel offers is a property (skin_ita and fitzpatrick behind the skin choice)
     assert set(FIELDS) - {"style", "comic_style"} <= set(props.keys())
+
+
+def test_register_twice_and_unregister_twice_change_nothing(enabled_addon):
+    import addon
+
+    addon.register()  # already registered by the fixture: nothing happens, nothing raises
+    assert hasattr(bpy.types, "AVATAR_PT_person") and bpy.ops.avatar.apply_preset(preset="child") == {"FINISHED"}
+    addon.unregister()
+    addon.unregister()
+    assert not hasattr(bpy.types, "AVATAR_PT_person") and not hasattr(bpy.types.Scene, "avatar_settings")
+    addon.register()
+    addon.register()
+    assert hasattr(bpy.types.Scene, "avatar_settings") and "generate" in dir(bpy.ops.avatar)
+
+
+def test_a_worker_python_that_does_not_exist_is_reported(enabled_addon, tmp_path, monkeypatch):
+    from addon import runtime
+
+    enabled_addon.torch_mode = "WORKER"
+    enabled_addon.worker_python = str(tmp_path / "nope" / "python")
+    with pytest.raises(runtime.AddonError, match=r"Worker Python is .*nope/python.*not an executable file"):
+        runtime.worker_python(enabled_addon)
+    bpy.ops.avatar.apply_preset(preset="child")
+    with pytest.raises(RuntimeError, match="not an executable file"):
+        bpy.ops.avatar.generate()
+    enabled_addon.worker_python = ""
+    monkeypatch.setenv("AVATAR_WORKER_PYTHON", str(tmp_path))  # a folder, not an interpreter
+    with pytest.raises(runtime.AddonError, match=r"\$AVATAR_WORKER_PYTHON is .* not an executable file"):
+        runtime.worker_python(enabled_addon)

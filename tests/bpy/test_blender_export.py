@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import bpy
 import numpy as np
@@ -95,6 +96,26 @@ def test_fbx_presets_differ_where_engines_differ(body, tmp_path):
     # Unreal: Z up (axis 2), Y front, centimetres (1 file unit = 1 cm), as Unreal works
     assert (unreal["UpAxis"], unreal["UpAxisSign"], unreal["FrontAxis"]) == (2, 1, 1)
     assert unreal["UnitScaleFactor"] == 1.0
+
+
+@pytest.mark.parametrize("preset", ["fbx-unity", "fbx-unreal"])
+def test_fbx_is_byte_identical_between_runs_and_references_its_texture_by_final_name(body, tmp_path, preset):
+    suffix = EXPORT_TARGETS[preset].suffix
+    _, (arm, mesh) = _built(body, preset)
+    first = export([arm, mesh], tmp_path / "run1" / f"ana{suffix}", preset).read_bytes()
+    time.sleep(1.1)  # another second on the clock, another folder, a fresh scene: the same bytes
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    _, (arm, mesh) = _built(body, preset)
+    second = export([arm, mesh], tmp_path / "run2" / f"ana{suffix}", preset).read_bytes()
+    assert first == second
+    assert b"partial" not in first and str(tmp_path).encode() not in first
+    assert first.count(b"ana_skin_albedo.png") == 5  # Texture FileName, RelativeFilename; Video Path, both names
+    # Blender reads it back with the embedded image under that name
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_scene.fbx(filepath=str(tmp_path / "run2" / f"ana{suffix}"))
+    images = [i for i in bpy.data.images if i.has_data or i.packed_file]
+    assert any(i.filepath.endswith("ana_skin_albedo.png") and i.size[0] == 256 for i in images), \
+        [(i.name, i.filepath) for i in bpy.data.images]
 
 
 def test_usd_skeleton_with_8_influences(body, tmp_path):
