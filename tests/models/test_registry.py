@@ -74,3 +74,26 @@ def test_weights_for_other_body_data_are_refused(tmp_path):
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="unknown config keys surprise"):
         AvatarDecoder.load(folder)
+
+
+def test_changed_or_non_finite_weights_are_refused(tmp_path):
+    import hashlib
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / NAME
+    shutil.copytree(weights_dir(NAME), folder)
+    weights = folder / f"{NAME}.safetensors"
+    state = load_file(str(weights))
+    key = next(iter(state))
+    save_file({**state, key: state[key] * 2}, str(weights))  # scaled: loads fine as tensors, but not what was judged
+    with pytest.raises(CheckpointError, match="changed after training"):
+        AvatarDecoder.load(folder)
+    state[key] = torch.full_like(state[key], float("nan"))
+    save_file(state, str(weights))
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()  # a config edited to match
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=f"non-finite values in {key}"):
+        AvatarDecoder.load(folder)
