@@ -147,10 +147,19 @@ def _walk(nodes: list[Node], visit: Callable[[list[bytes], Node], None], path: l
         _walk(node.children, visit, here)
 
 
-def texture_file_name(path: str) -> str:
-    """The final relative name of an embedded texture: its base name, with ``.png`` when it has no extension."""
-    name = Path(path.replace("\\", "/")).name
-    return name if Path(name).suffix else f"{name}.png"
+def texture_file_name(media: str) -> str:
+    """The final relative name of an embedded texture, from its media (image) name: with ``.png`` unless it has an
+    image extension already."""
+    name = Path(media.replace("\\", "/")).name
+    return name if Path(name).suffix.lower() in (".png", ".jpg", ".jpeg") else f"{name}.png"
+
+
+def _media_name(node: Node) -> str | None:
+    """The image a Texture or Video node stands for: the Video's own name, or the Texture's Media child."""
+    if node.name == b"Video" and len(node.props) > 1:
+        return str(node.value(1)).split("\x00")[0]
+    media = next((c for c in node.children if c.name == b"Media" and c.props), None)
+    return str(media.value(0)).split("\x00")[0] if media else None
 
 
 def make_reproducible(data: bytes) -> bytes:
@@ -160,11 +169,19 @@ def make_reproducible(data: bytes) -> bytes:
     def visit(path: list[bytes], node: Node) -> None:
         if path[-2:-1] == [b"CreationTimeStamp"] and node.name in _FIXED_TIME and node.props:
             node.props[0] = (b"I", struct.pack("<i", _FIXED_TIME[node.name]))
-        in_media = len(path) >= 2 and path[-2] in (b"Texture", b"Video")
-        if in_media and node.name in _TEXTURE_PATHS and node.props:
-            node.props[0] = string_prop(texture_file_name(str(node.value(0))))
-        if path[-3:-1] == [b"Video", b"Properties70"] and node.name == b"P" and node.value(0) == "Path":
-            node.props[4] = string_prop(texture_file_name(str(node.value(4))))
+        if path[-2:] not in ([b"Objects", b"Texture"], [b"Objects", b"Video"]):
+            return
+        media = _media_name(node)
+        if not media:
+            return
+        final = string_prop(texture_file_name(media))
+        for child in node.children:
+            if child.name in _TEXTURE_PATHS and child.props:
+                child.props[0] = final
+            if child.name == b"Properties70":
+                for p in child.children:
+                    if p.name == b"P" and len(p.props) > 4 and p.value(0) == "Path":
+                        p.props[4] = final
 
     _walk(nodes, visit)
     return serialize(version, nodes, foot_id, tail)

@@ -99,11 +99,13 @@ def test_fbx_presets_differ_where_engines_differ(body, tmp_path):
 
 
 @pytest.mark.parametrize("preset", ["fbx-unity", "fbx-unreal"])
-def test_fbx_is_byte_identical_between_runs_and_references_its_texture_by_final_name(body, tmp_path, preset):
+def test_fbx_is_byte_identical_between_runs_and_references_its_texture_by_final_name(body, tmp_path, preset,
+                                                                                       monkeypatch):
     suffix = EXPORT_TARGETS[preset].suffix
     _, (arm, mesh) = _built(body, preset)
     first = export([arm, mesh], tmp_path / "run1" / f"ana{suffix}", preset).read_bytes()
-    time.sleep(1.1)  # another second on the clock, another folder, a fresh scene: the same bytes
+    time.sleep(1.1)  # another second on the clock, another folder, another run id, a fresh scene: the same bytes
+    monkeypatch.setattr("pipeline.core.files.RUN_ID", "0badc0de")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     _, (arm, mesh) = _built(body, preset)
     second = export([arm, mesh], tmp_path / "run2" / f"ana{suffix}", preset).read_bytes()
