@@ -133,7 +133,7 @@ def _material(avatar: AvatarData, name: str) -> Any:
         return mat
     node = tree.nodes.new("ShaderNodeTexImage")
     node.name = ALBEDO_NODE
-    node.image = _albedo_image(avatar.texture, f"{name}_albedo")
+    node.image = _albedo_image(avatar.texture, f"{avatar.name}_albedo")
     tree.links.new(node.outputs["Color"], bsdf.inputs["Base Color"])
     return mat
 

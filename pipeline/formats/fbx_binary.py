@@ -10,14 +10,22 @@ Properties are kept as their raw bytes, so everything not rewritten is written b
 written, which is a temporary name in a machine-specific folder). Textures are referenced by their final relative
 file name, with its extension, in every place (Texture FileName and RelativeFilename, Video Filename,
 RelativeFilename and Path); the image bytes stay embedded.
+
+``normals_by_polygon_vertex`` turns Blender's ``ByVertice`` + ``IndexToDirect`` normal layer (what it writes for
+smooth meshes) into the equivalent ``ByPolygonVertex`` one: the same normals, indexed per polygon corner. Both are
+valid FBX, but Assimp 5.2 (the importer behind several engines) rejects the first ("length of input data
+unexpected for ByVertice mapping") and drops the normals; every loader reads the second.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 MAGIC = b"Kaydara FBX Binary  \x00\x1a\x00"
 _SCALAR_SIZE = {b"Y": 2, b"C": 1, b"I": 4, b"F": 4, b"D": 8, b"L": 8}
@@ -50,6 +58,19 @@ class Node:
             return struct.unpack("<" + {b"Y": "h", b"C": "?", b"I": "i", b"F": "f", b"D": "d", b"L": "q"}[code],
                                  raw)[0]
         return raw
+
+
+def int32_array(raw: bytes) -> np.ndarray:
+    """An ``i`` array property's values."""
+    count, encoding, _ = struct.unpack_from("<3I", raw)
+    data = zlib.decompress(raw[12:]) if encoding == 1 else raw[12:]
+    return np.frombuffer(data, dtype="<i4", count=count)
+
+
+def int32_array_prop(values: np.ndarray) -> tuple[bytes, bytes]:
+    """An ``i`` array property, zlib-compressed as Blender writes them (level 1 keeps it fast)."""
+    data = zlib.compress(np.ascontiguousarray(values, dtype="<i4").tobytes(), 1)
+    return b"i", struct.pack("<3I", len(values), 1, len(data)) + data
 
 
 def string_prop(text: str) -> tuple[bytes, bytes]:
@@ -162,8 +183,36 @@ def _media_name(node: Node) -> str | None:
     return str(media.value(0)).split("\x00")[0] if media else None
 
 
+def _child(node: Node, name: bytes) -> Node | None:
+    return next((c for c in node.children if c.name == name), None)
+
+
+def normals_by_polygon_vertex(nodes: list[Node]) -> int:
+    """Rewrite every ``ByVertice`` + ``IndexToDirect`` normal layer of the meshes as ``ByPolygonVertex`` (in place).
+    Returns how many layers were rewritten."""
+    done = 0
+    objects = next((n for n in nodes if n.name == b"Objects"), None)
+    for geom in objects.children if objects else []:
+        corners = _child(geom, b"PolygonVertexIndex")
+        if geom.name != b"Geometry" or corners is None:
+            continue
+        for layer in (c for c in geom.children if c.name == b"LayerElementNormal"):
+            mapping, reference, index = (_child(layer, n) for n in (b"MappingInformationType",
+                                                                    b"ReferenceInformationType", b"NormalsIndex"))
+            if None in (mapping, reference, index) or mapping.value(0) != "ByVertice" \
+                    or reference.value(0) != "IndexToDirect":
+                continue
+            pvi = int32_array(corners.props[0][1])
+            vertex = np.where(pvi < 0, ~pvi, pvi)  # a negative index closes its polygon
+            index.props[0] = int32_array_prop(int32_array(index.props[0][1])[vertex])
+            mapping.props[0] = string_prop("ByPolygonVertex")
+            done += 1
+    return done
+
+
 def make_reproducible(data: bytes) -> bytes:
-    """The same FBX with a fixed creation time stamp and textures referenced by their final relative names."""
+    """The same FBX with a fixed creation time stamp, textures referenced by their final relative names and normals
+    indexed per polygon corner (see the module docstring)."""
     version, nodes, foot_id, tail = parse(data)
 
     def visit(path: list[bytes], node: Node) -> None:
@@ -184,4 +233,5 @@ def make_reproducible(data: bytes) -> bytes:
                         p.props[4] = final
 
     _walk(nodes, visit)
+    normals_by_polygon_vertex(nodes)
     return serialize(version, nodes, foot_id, tail)

@@ -111,12 +111,12 @@ def test_fbx_is_byte_identical_between_runs_and_references_its_texture_by_final_
     second = export([arm, mesh], tmp_path / "run2" / f"ana{suffix}", preset).read_bytes()
     assert first == second
     assert b"partial" not in first and str(tmp_path).encode() not in first
-    assert first.count(b"ana_skin_albedo.png") == 5  # Texture FileName, RelativeFilename; Video Path, both names
+    assert first.count(b"ana_albedo.png") == 5  # Texture FileName, RelativeFilename; Video Path, both names
     # Blender reads it back with the embedded image under that name
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_scene.fbx(filepath=str(tmp_path / "run2" / f"ana{suffix}"))
     images = [i for i in bpy.data.images if i.has_data or i.packed_file]
-    assert any(i.filepath.endswith("ana_skin_albedo.png") and i.size[0] == 256 for i in images), \
+    assert any(i.filepath.endswith("ana_albedo.png") and i.size[0] == 256 for i in images), \
         [(i.name, i.filepath) for i in bpy.data.images]
 
 
@@ -147,7 +147,7 @@ def test_usd_skeleton_with_8_influences(body, tmp_path):
     errors = UsdValidation.ValidationContext(validators).Validate(stage)
     assert not errors, [(e.GetName(), e.GetMessage()) for e in errors]
     # the albedo is written beside the stage and the material's texture reader points at it
-    assert (tmp_path / "textures" / "ana_skin_albedo.png").exists()
+    assert (tmp_path / "textures" / "ana_albedo.png").exists()
     assets = [str(attr.Get().path) for prim in stage.Traverse() for attr in prim.GetAttributes()
               if attr.GetTypeName() == "asset" and attr.Get() is not None]
-    assert any(a.endswith("textures/ana_skin_albedo.png") for a in assets), assets
+    assert any(a.endswith("textures/ana_albedo.png") for a in assets), assets

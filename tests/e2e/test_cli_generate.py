@@ -154,7 +154,7 @@ def test_cycles_previews_and_usd_textures_are_recorded(tmp_path):
     assert code == 0, manifest
     files = manifest["avatars"]["a"]["files"]
     # Blender previews: front and side (the pose sheet is pyrender's); USD's texture beside the stage, checksummed
-    assert {"preview.png", "preview_side.png", "textures/a_skin_albedo.png", "a.usdc", "a.glb"} <= set(files)
+    assert {"preview.png", "preview_side.png", "textures/a_albedo.png", "a.usdc", "a.glb"} <= set(files)
     assert "preview_poses.png" not in files
     folder = tmp_path / "o" / "a"
     for name, info in files.items():
