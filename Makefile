@@ -6,6 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_DIR := .cache/node
 VALIDATOR := $(NODE_DIR)/node_modules/gltf-validator/package.json
+# Loaders nobody here wrote, for the client tier (tests/clients): three.js's GLTFLoader in Node, and Assimp
+CLIENTS_DIR := .cache/clients
+THREEJS := $(CLIENTS_DIR)/node_modules/node-three-gltf/package.json
+ASSIMP := /usr/bin/assimp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT ?= out/demo
 
 # Keep Blender, Mesa, anny and pip caches inside the checkout; render offscreen through EGL.
@@ -15,7 +20,7 @@ export ANNY_CACHE_DIR := $(CURDIR)/.cache/anny
 export PYOPENGL_PLATFORM := egl
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench train assets install validator test-bpy42 clean addon
+.PHONY: demo test lint bench train assets install validator clients test-bpy42 clean addon
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,14 +31,24 @@ $(VALIDATOR):
 	@mkdir -p $(NODE_DIR)
 	npm install --silent --no-audit --no-fund --prefix $(NODE_DIR) gltf-validator@2.0.0-dev.3.10
 
+$(THREEJS):
+	@mkdir -p $(CLIENTS_DIR)
+	npm install --silent --no-audit --no-fund --prefix $(CLIENTS_DIR) three@0.170.0 node-three-gltf@2.1.0
+
+# Debian's assimp-utils (Assimp 5.2.5, the importer behind several engines' pipelines)
+$(ASSIMP):
+	$(SUDO) apt-get install -y -q assimp-utils || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q assimp-utils)
+
 install: $(STAMP) $(VALIDATOR)
 
 validator: $(VALIDATOR)
 
+clients: $(THREEJS) $(ASSIMP)
+
 demo: install
 	$(PY) -m pipeline generate --spec examples/avatars.toml --out $(OUT) --formats glb,fbx-unity,fbx-unreal,usd
 
-test: install
+test: install clients
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

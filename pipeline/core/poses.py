@@ -32,10 +32,11 @@ def world_rotation_pose(avatar: AvatarData, rotations: dict[str, tuple[tuple[flo
 
 
 def relaxed_arms(avatar: AvatarData, degrees: float = 25.0) -> np.ndarray:
-    """A preview pose: upper arms lowered toward the body by ``degrees`` (game_engine and mixamo names)."""
+    """A preview pose: upper arms lowered toward the body by ``degrees`` (game_engine, mixamo and makehuman
+    names)."""
     rot = {}
-    for left, names in ((True, ("upperarm_l", "mixamorig:LeftArm", "upperarm.L")),
-                        (False, ("upperarm_r", "mixamorig:RightArm", "upperarm.R"))):
+    for left, names in ((True, ("upperarm_l", "mixamorig:LeftArm", "upperarm01.L")),
+                        (False, ("upperarm_r", "mixamorig:RightArm", "upperarm01.R"))):
         for n in names:
             rot[n] = ((0.0, 1.0, 0.0), degrees if left else -degrees)
     return world_rotation_pose(avatar, rot)
@@ -43,11 +44,12 @@ def relaxed_arms(avatar: AvatarData, degrees: float = 25.0) -> np.ndarray:
 
 def stride(avatar: AvatarData, degrees: float = 20.0) -> np.ndarray:
     """A walking-stride preview pose: left leg forward, right leg back with the knee bent, arms lowered
-    (game_engine and mixamo names; bones a rig lacks are left at rest)."""
+    (game_engine, mixamo and makehuman names; bones a rig lacks are left at rest)."""
     x = (1.0, 0.0, 0.0)  # a positive turn about +X moves a downward limb toward +Y, the back
     rot = {}
-    for names, deg in ((("thigh_l", "mixamorig:LeftUpLeg"), -degrees), (("thigh_r", "mixamorig:RightUpLeg"), degrees),
-                       (("calf_r", "mixamorig:RightLeg"), degrees)):
+    for names, deg in ((("thigh_l", "mixamorig:LeftUpLeg", "upperleg01.L"), -degrees),
+                       (("thigh_r", "mixamorig:RightUpLeg", "upperleg01.R"), degrees),
+                       (("calf_r", "mixamorig:RightLeg", "lowerleg01.R"), degrees)):
         for n in names:
             rot[n] = (x, deg)
     base = relaxed_arms(avatar, 40.0)

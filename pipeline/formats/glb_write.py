@@ -38,7 +38,7 @@ def split_uv_seams(faces: np.ndarray, uvs: np.ndarray) -> tuple[np.ndarray, np.n
     return corner_v[first], corner_uv[first], inverse.reshape(-1).reshape(faces.shape).astype(np.uint32)
 
 
-def _quat_xyzw(r: np.ndarray) -> np.ndarray:
+def quat_xyzw(r: np.ndarray) -> np.ndarray:
     """(N, 3, 3) rotations -> (N, 4) unit quaternions (x, y, z, w), w >= 0."""
     m = r
     w = np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2])) / 2
@@ -122,7 +122,7 @@ def glb_bytes(avatar: AvatarData, bone_names: list[str] | None = None, generator
     local = world.copy()
     child = parents >= 0
     local[child] = np.linalg.inv(world[parents[child]]) @ world[child]
-    quats = _quat_xyzw(local[:, :3, :3])
+    quats = quat_xyzw(local[:, :3, :3])
     ibm = np.linalg.inv(world).astype(np.float32)
     ibm = np.transpose(ibm, (0, 2, 1)).reshape(-1, 16)  # column-major
 

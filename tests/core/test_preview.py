@@ -41,7 +41,8 @@ def test_posing_moves_the_arms_not_the_legs(body):
 
 def test_stride_pose_moves_legs_forward_and_back(body):
     for rig_name, left, right in (("game_engine", "thigh_l", "thigh_r"),
-                                  ("mixamo", "mixamorig:LeftUpLeg", "mixamorig:RightUpLeg")):
+                                  ("mixamo", "mixamorig:LeftUpLeg", "mixamorig:RightUpLeg"),
+                                  ("makehuman", "upperleg02.L", "upperleg02.R")):  # thigh, below upperleg01
         rig = body.rig(rig_name)
         a = avatar_from_batch(body, rig, assemble(body, rig, body.presets["adult_man"]), 0, "m", 4)
         posed = posed_vertices(a, stride(a))

@@ -1,0 +1,1 @@
+"""Probes that run the client loaders (three.js, ufbx) and what the client tier exports."""
