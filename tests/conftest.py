@@ -34,9 +34,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
 
-HELDOUT_SEED = 777001  # the seed assets/build_body_assets.py keeps for judging; never used for fitting
-TEST_SEED = 424242  # another seed never used for fitting
-
 
 @pytest.fixture(scope="session")
 def body():

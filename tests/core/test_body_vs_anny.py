@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import HELDOUT_SEED, TEST_SEED
+from support.seeds import HELDOUT_SEED, TEST_SEED
 
 from pipeline.core.anthropometry import measure
 from pipeline.core.assembly import assemble
