@@ -10,6 +10,7 @@ Arrays go through ``foreach_set``; the only Python loops run over bones and over
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from mathutils import Matrix
 from pipeline.blender.compat import new_principled_material, set_smooth_shading
 from pipeline.core.avatar_data import AvatarData
 from pipeline.core.body_model import BodyModel
+from pipeline.core.twist import TWIST_BONES
 from pipeline.formats.png import encode_png
 
 PROP_PREFIX = "avatar_"
@@ -109,19 +111,25 @@ def default_groups_unchanged(arm_obj: Any, body: BodyModel) -> bool:
 
     rig = body.rig(arm_obj[PROP_PREFIX + "rig"])
     idx, w = prune_weights(rig.skin_indices, rig.skin_weights, int(arm_obj.get(PROP_PREFIX + "influences", 4)))
-    names = [b.name for b in arm_obj.data.bones]
+    names = rig_order_names(arm_obj)
     return bool(np.allclose(dense_group_weights(find_mesh(arm_obj), names), dense_weights(idx, w, len(names)),
                             atol=1e-6))
 
 
+def rig_order_names(arm_obj: Any) -> list[str]:
+    """The armature's bone names in the order of its rig's bones (the order skin indices refer to), as built."""
+    stored = arm_obj.get(PROP_PREFIX + "bone_names")
+    return json.loads(stored) if stored else [b.name for b in arm_obj.data.bones]
+
+
 def set_influences(arm_obj: Any, body: BodyModel, influences: int) -> None:
     """Re-prune the avatar's skin to ``influences`` per vertex (``skinning.prune_weights``, the core function)
-    and refill its vertex groups; for exporting to a target with another k. Bone order is the armature's."""
+    and refill its vertex groups; for exporting to a target with another k."""
     from pipeline.core.skinning import prune_weights
 
     rig = body.rig(arm_obj[PROP_PREFIX + "rig"])
     idx, w = prune_weights(rig.skin_indices, rig.skin_weights, influences)
-    _assign_groups(find_mesh(arm_obj), [b.name for b in arm_obj.data.bones], idx, w)
+    _assign_groups(find_mesh(arm_obj), rig_order_names(arm_obj), idx, w)
     arm_obj[PROP_PREFIX + "influences"] = int(influences)
 
 
@@ -193,10 +201,38 @@ def _build_bones(arm_obj: Any, avatar: AvatarData) -> None:
         view_layer.objects.active = previous
 
 
+TWIST_CONSTRAINT = "avatar_twist"
+
+
+def _twist_constraints(arm_obj: Any, avatar: AvatarData) -> None:
+    """Drive each twist bone by its rule (``pipeline.core.twist``): a Transformation constraint mapping the
+    driver's roll about its own Y axis (swing-twist) to ``fraction`` of it about the twist bone's Y axis, in local
+    spaces, replacing any rotation the twist bone is given. Evaluated live in Blender and baked into exported
+    animations."""
+    for t in TWIST_BONES:
+        pb = arm_obj.pose.bones.get(t.name)
+        if pb is None or t.driver not in avatar.bone_names:
+            continue
+        old = pb.constraints.get(TWIST_CONSTRAINT)
+        if old is not None:
+            pb.constraints.remove(old)
+        c = pb.constraints.new("TRANSFORM")
+        c.name = TWIST_CONSTRAINT
+        c.target, c.subtarget = arm_obj, t.driver
+        c.target_space = c.owner_space = "LOCAL"
+        c.map_from, c.map_to = "ROTATION", "ROTATION"
+        c.from_rotation_mode = "SWING_TWIST_Y"
+        c.from_min_y_rot, c.from_max_y_rot = -math.pi, math.pi
+        c.to_min_y_rot, c.to_max_y_rot = -t.fraction * math.pi, t.fraction * math.pi
+        c.use_motion_extrapolate = True
+        c.mix_mode_rot = "REPLACE"
+
+
 def _store_properties(arm_obj: Any, avatar: AvatarData) -> None:
     arm_obj[PROP_PREFIX + "name"] = avatar.name
     arm_obj[PROP_PREFIX + "rig"] = avatar.rig
     arm_obj[PROP_PREFIX + "influences"] = int(avatar.influences)
+    arm_obj[PROP_PREFIX + "bone_names"] = json.dumps(list(avatar.bone_names))
     arm_obj[PROP_PREFIX + "meta"] = json.dumps(avatar.meta, default=float)
 
 
@@ -213,6 +249,7 @@ def build_avatar(avatar: AvatarData, scene: Any | None = None) -> tuple[Any, Any
     arm_obj = bpy.data.objects.new(f"{avatar.name}_rig", arm)
     coll.objects.link(arm_obj)
     _build_bones(arm_obj, avatar)
+    _twist_constraints(arm_obj, avatar)
     mesh_obj = bpy.data.objects.new(avatar.name, _mesh_from_avatar(avatar, avatar.name))
     coll.objects.link(mesh_obj)
     mesh_obj.parent = arm_obj
@@ -238,6 +275,7 @@ def update_avatar(arm_obj: Any, avatar: AvatarData) -> tuple[Any, Any]:
         raise ValueError(f"{arm_obj.name!r} is not an avatar armature (no {PROP_PREFIX}name property)")
     mesh_obj = find_mesh(arm_obj)
     _build_bones(arm_obj, avatar)
+    _twist_constraints(arm_obj, avatar)
     old = mesh_obj.data
     materials = list(old.materials)
     mesh_obj.data = _mesh_from_avatar(avatar, old.name)

@@ -22,6 +22,7 @@ from pipeline.core.anthropometry import BodyLandmarks
 from pipeline.core.resources import body_data_dir
 from pipeline.core.rig_names import RIG_NAMES
 from pipeline.core.skeleton import bone_frames_following, topological_levels
+from pipeline.core.twist import TWIST_BONES, TWIST_LENGTH, split_weights
 
 RigName = Literal["game_engine", "mixamo", "makehuman"]
 
@@ -38,8 +39,11 @@ class Rig:
         joint_basis: (K, 2J, 3) metres per unit coefficient.
         ref_directions: (J, 3) head->tail unit directions on the mean body.
         ref_rotations: (J, 3, 3) bone frames on the mean body (Blender head/tail/roll rule).
-        skin_indices, skin_weights: (V, K) source influences (K up to 9), rows sum to 1.
+        skin_indices, skin_weights: (V, K) influences (K up to 9 in the source data, more with twist bones), rows
+            sum to 1.
         repaired_vertices: ids of vertices whose source weights were a data error and were re-derived.
+        source_bones: how many of the bones (the first ones) come from the source data; the game rig's twist bones
+            (``pipeline.core.twist``) follow them.
     """
 
     name: str
@@ -52,6 +56,7 @@ class Rig:
     skin_indices: np.ndarray
     skin_weights: np.ndarray
     repaired_vertices: np.ndarray
+    source_bones: int
 
     @property
     def n_bones(self) -> int:
@@ -74,6 +79,42 @@ class Rig:
     def rest_matrices(self, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
         """(B, J, 4, 4) rest bone matrices with rolls consistent across bodies."""
         return bone_frames_following(heads, tails, self.ref_directions, self.ref_rotations)
+
+    def source_joints(self) -> tuple[np.ndarray, np.ndarray]:
+        """(2S, 3) mean and (K, 2S, 3) basis of the source bones' heads then tails (S = ``source_bones``)."""
+        rows = np.r_[0:self.source_bones, self.n_bones:self.n_bones + self.source_bones]
+        return self.joint_mean[rows], self.joint_basis[:, rows]
+
+
+def with_twist_bones(rig: Rig, vertices: np.ndarray) -> Rig:
+    """The rig with the twist bones of ``pipeline.core.twist`` whose parents it has, appended after its bones.
+
+    A twist bone starts ``at`` along its parent and is ``TWIST_LENGTH`` of it long, so its head and tail are linear
+    in the parent's (the same blend shapes follow every body); its rest frame is its parent's; its skin weights are
+    its share of the parent's (``twist.split_weights``) on the body ``vertices`` (V, 3) the rig was made for.
+    """
+    twists = [t for t in TWIST_BONES if t.parent in rig.bone_names]
+    if not twists:
+        return rig
+    j = rig.n_bones
+    parents = np.array([rig.bone_names.index(t.parent) for t in twists])
+    at = np.array([t.at for t in twists])[:, None]
+
+    def rows(arr: np.ndarray) -> np.ndarray:  # (..., 2J, 3) -> (..., 2(J + T), 3)
+        h, t = arr[..., parents, :], arr[..., j + parents, :]
+        heads = (1 - at) * h + at * t
+        tails = (1 - at - TWIST_LENGTH) * h + (at + TWIST_LENGTH) * t
+        return np.concatenate([arr[..., :j, :], heads, arr[..., j:, :], tails], axis=-2)
+
+    names = rig.bone_names + tuple(t.name for t in twists)
+    idx, w = split_weights(rig.skin_indices, rig.skin_weights, vertices, rig.joint_mean[:j], rig.joint_mean[j:],
+                           rig.bone_names, {t.name: j + i for i, t in enumerate(twists)})
+    return dataclasses.replace(
+        rig, bone_names=names, parents=np.concatenate([rig.parents, parents]).astype(np.int32),
+        joint_mean=rows(rig.joint_mean), joint_basis=rows(rig.joint_basis),
+        ref_directions=np.concatenate([rig.ref_directions, rig.ref_directions[parents]]),
+        ref_rotations=np.concatenate([rig.ref_rotations, rig.ref_rotations[parents]]),
+        skin_indices=idx.astype(np.int32), skin_weights=w)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -133,19 +174,20 @@ class BodyModel:
         """
         joints = joints or {}
         rigs = [self.rig(r) for r in joints]
+        source = [r.source_joints() for r in rigs]
         return project_coefficients(self.mean, self.basis, vertices, self.joint_weight,
-                                    [r.joint_mean for r in rigs], [r.joint_basis for r in rigs],
-                                    [joints[r.name] for r in rigs])
+                                    [m for m, _ in source], [b for _, b in source], [joints[r.name] for r in rigs])
 
     @functools.lru_cache(maxsize=8)  # noqa: B019 - one BodyModel per process, a handful of rigs
-    def rig(self, name: str) -> Rig:
-        """Load one rig by name (``game_engine``, ``mixamo``, ``makehuman``)."""
+    def rig(self, name: str, twist: bool = True) -> Rig:
+        """Load one rig by name (``game_engine``, ``mixamo``, ``makehuman``); the game rig with its twist bones
+        unless ``twist`` is False (the source rig, for comparisons)."""
         if name not in RIG_NAMES:
             raise ValueError(f"unknown rig {name!r}; allowed: {', '.join(RIG_NAMES)}")
         z = np.load(self.asset_dir / f"rig_{name}.npz", allow_pickle=False)
         meta = json.loads((self.asset_dir / f"rig_{name}.json").read_text())
         w = z["skin_weights"].astype(np.float64)
-        return Rig(
+        rig = Rig(
             name=name,
             bone_names=tuple(meta["bones"]),
             parents=z["parents"].astype(np.int32),
@@ -156,7 +198,9 @@ class BodyModel:
             skin_indices=z["skin_indices"].astype(np.int32),
             skin_weights=w / w.sum(1, keepdims=True),
             repaired_vertices=z["repaired_vertices"].astype(np.int64),
+            source_bones=len(meta["bones"]),
         )
+        return with_twist_bones(rig, self.mean.astype(np.float64)) if name == "game_engine" and twist else rig
 
 
 def project_coefficients(

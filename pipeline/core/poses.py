@@ -8,6 +8,7 @@ import numpy as np
 from pipeline.core.avatar_data import AvatarData
 from pipeline.core.skeleton import pose_world, skinning_transforms
 from pipeline.core.skinning import linear_blend_skinning
+from pipeline.core.twist import apply_twist_rule
 
 
 def world_rotation_pose(avatar: AvatarData, rotations: dict[str, tuple[tuple[float, float, float], float]]
@@ -57,12 +58,19 @@ def stride(avatar: AvatarData, degrees: float = 20.0) -> np.ndarray:
     return base @ swing  # the arms' and legs' bones are disjoint: the two poses compose bone by bone
 
 
+def rig_pose(avatar: AvatarData, local_rotations: np.ndarray) -> np.ndarray:
+    """Bone-local rotations (J, 3, 3) as the rig applies them: twist bones driven by their rule
+    (``pipeline.core.twist``), as the Blender rig's constraints drive them."""
+    return apply_twist_rule(avatar.bone_names, local_rotations)
+
+
 def posed_vertices(avatar: AvatarData, local_rotations: np.ndarray | None) -> np.ndarray:
-    """(V, 3) vertices posed by linear blend skinning with bone-local rotations (J, 3, 3)."""
+    """(V, 3) vertices posed by linear blend skinning with bone-local rotations (J, 3, 3), the rig's twist rule
+    applied."""
     if local_rotations is None:
         return avatar.vertices.astype(np.float64)
     rest = avatar.bone_rest[None]
-    world = pose_world(rest, avatar.bone_parents, local_rotations[None])
+    world = pose_world(rest, avatar.bone_parents, rig_pose(avatar, local_rotations)[None])
     t = skinning_transforms(rest, world)
     return linear_blend_skinning(avatar.vertices[None].astype(np.float64), avatar.skin_indices,
                                  avatar.skin_weights, t)[0]

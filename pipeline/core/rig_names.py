@@ -9,7 +9,7 @@ from __future__ import annotations
 
 RIG_NAMES: tuple[str, ...] = ("game_engine", "mixamo", "makehuman")
 # (label, description) for user interfaces
-RIG_LABELS = {"game_engine": ("Game engine (53 bones)", "Unreal/Unity-style rig"),
+RIG_LABELS = {"game_engine": ("Game engine (61 bones)", "Unreal/Unity-style rig with twist bones"),
               "mixamo": ("Mixamo (52 bones)", "mixamorig: names, Mixamo's hierarchy"),
               "makehuman": ("MakeHuman (163 bones)", "the full MakeHuman rig, for film")}
 NAME_SETS = ("internal", "unreal")

@@ -80,7 +80,7 @@ def test_every_operator_declares_undo_and_register():
 
 def test_generate_builds_the_avatar_with_measurements_read_back():
     arm, mesh, meta = _generate("adult_man", name="adam", use_waist_cm=True, waist_cm=88.0)
-    assert len(arm.data.bones) == 53 and len(mesh.data.vertices) == 13718
+    assert len(arm.data.bones) == 61 and len(mesh.data.vertices) == 13718  # 53 source bones + 8 twist bones
     assert mesh.parent == arm and mesh.modifiers["Armature"].object == arm
     assert bpy.context.view_layer.objects.active == arm
     m, req = meta["measurements"], meta["request"]

@@ -11,7 +11,7 @@ from pipeline.core.mesh import vertex_neighbours
 from pipeline.core.skeleton import topological_levels
 from pipeline.core.skinning import FILM_INFLUENCES, GAME_INFLUENCES, dense_weights, prune_weights
 
-EXPECTED_BONES = {"game_engine": 53, "mixamo": 52, "makehuman": 163}
+EXPECTED_BONES = {"game_engine": 61, "mixamo": 52, "makehuman": 163}  # game: 53 source + 8 twist bones
 
 
 def test_rig_shape(rig, body):
