@@ -151,3 +151,31 @@ def test_usd_skeleton_with_8_influences(body, tmp_path):
     assets = [str(attr.Get().path) for prim in stage.Traverse() for attr in prim.GetAttributes()
               if attr.GetTypeName() == "asset" and attr.Get() is not None]
     assert any(a.endswith("textures/ana_albedo.png") for a in assets), assets
+
+
+def test_the_twist_rule_is_baked_into_exported_animations(body, tmp_path):
+    """An animation that rolls the hand, exported with sampling (as users export animations from the rig): the
+    forearm twist bone's channel carries 0.75 of the roll, evaluated from the rig's constraint."""
+    from mathutils import Quaternion
+
+    from pipeline.formats.glb_read import accessor, read_glb
+
+    _, (arm, mesh) = _built(body, "glb")
+    pb = arm.pose.bones["hand_l"]
+    pb.rotation_mode = "QUATERNION"
+    for frame, angle in ((1, 0.0), (10, 1.2)):
+        pb.rotation_quaternion = Quaternion((0.0, 1.0, 0.0), angle)
+        pb.keyframe_insert("rotation_quaternion", frame=frame)
+    bpy.context.scene.frame_start, bpy.context.scene.frame_end = 1, 10
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj in (arm, mesh))
+    path = tmp_path / "anim.glb"
+    bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB", use_selection=True, export_animations=True,
+                              export_force_sampling=True)
+    gltf, blob = read_glb(path)
+    names = [n.get("name") for n in gltf["nodes"]]
+    (anim,) = gltf["animations"]
+    (channel,) = [c for c in anim["channels"] if names[c["target"]["node"]] == "lowerarm_twist_01_l"
+                  and c["target"]["path"] == "rotation"]
+    x, y, z, w = accessor(gltf, blob, anim["samplers"][channel["sampler"]]["output"])[-1]
+    assert abs(x) < 1e-5 and abs(z) < 1e-5 and 2 * np.arctan2(y, w) == pytest.approx(0.75 * 1.2, abs=1e-4)
