@@ -39,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-refine", action="store_true", help="skip measurement refinement (decoder only)")
     g.add_argument("--resume", action="store_true",
                    help="skip avatars already made from the same request with whole files")
-    g.add_argument("--workers", type=int, default=1, help="parallel local worker processes")
+    g.add_argument("--workers", type=int, default=1, help="parallel local worker processes, or Ray actors")
+    g.add_argument("--backend", default="local", help="local (this machine's processes) | ray (Ray actors)")
+    g.add_argument("--ray-address", default=None,
+                   help="the Ray cluster to join: an address, or auto for the one `ray start` runs here "
+                        "(default: start a local one for the batch)")
 
     s = sub.add_parser("sample", help="write a realistic spec for N people")
     s.add_argument("--n", type=int, required=True)
@@ -75,7 +79,7 @@ def _generate(args: argparse.Namespace) -> int:
     manifest, code = generate(args.spec, GenerateOptions(
         out=args.out, formats=args.formats, rig=args.rig, names=args.names, preview=not args.no_preview,
         refine=not args.no_refine, resume=args.resume, workers=args.workers, preview_engine=args.preview_engine,
-        texture_size=args.texture_size))
+        texture_size=args.texture_size, backend=args.backend, ray_address=args.ray_address))
     done = sum(v["status"] == "done" for v in manifest["avatars"].values())
     sheet = args.out / "contact_sheet.png"
     print(f"{done}/{len(manifest['avatars'])} avatars made in {manifest['timings_s']['total']:.1f} s; "

@@ -5,8 +5,9 @@ properties, children)`` with 32-bit offsets before version 7500 and 64-bit from 
 children of a node (and the top level), then a footer (an id, padding to 16 bytes, the version, zeros, a magic).
 Properties are kept as their raw bytes, so everything not rewritten is written back bit for bit.
 
-``make_reproducible`` rewrites the two things that made Blender's FBX files differ between identical runs: the
-``CreationTimeStamp`` (the export's wall-clock time) and the texture paths (the absolute path of the file being
+``make_reproducible`` rewrites the three things that made Blender's FBX files differ between identical runs: the
+``CreationTimeStamp`` (the export's wall-clock time), the object ids (Blender hashes its keys with Python's
+``hash()``, salted differently in every process) and the texture paths (the absolute path of the file being
 written, which is a temporary name in a machine-specific folder). Textures are referenced by their final relative
 file name, with its extension, in every place (Texture FileName and RelativeFilename, Video Filename,
 RelativeFilename and Path); the image bytes stay embedded.
@@ -210,10 +211,35 @@ def normals_by_polygon_vertex(nodes: list[Node]) -> int:
     return done
 
 
+def renumber_ids(nodes: list[Node]) -> int:
+    """Give the objects ids in the order they are written (1000001, 1000002, ...), everywhere they are referenced
+    (in place). Blender derives them from Python's ``hash()`` of its keys, which changes with every process.
+    Returns how many ids were renumbered."""
+    ids: dict[int, int] = {}
+    for top in nodes:
+        if top.name in (b"Documents", b"Objects"):
+            for child in top.children:
+                if child.props and child.props[0][0] == b"L":
+                    v = int(child.value(0))
+                    if v and v not in ids:
+                        ids[v] = 1_000_001 + len(ids)
+
+    def visit(path: list[bytes], node: Node) -> None:
+        for i, (code, raw) in enumerate(node.props):
+            if code == b"L":
+                v = struct.unpack("<q", raw)[0]
+                if v in ids:
+                    node.props[i] = (b"L", struct.pack("<q", ids[v]))
+
+    _walk(nodes, visit)
+    return len(ids)
+
+
 def make_reproducible(data: bytes) -> bytes:
-    """The same FBX with a fixed creation time stamp, textures referenced by their final relative names and normals
-    indexed per polygon corner (see the module docstring)."""
+    """The same FBX with a fixed creation time stamp, object ids numbered in file order, textures referenced by
+    their final relative names and normals indexed per polygon corner (see the module docstring)."""
     version, nodes, foot_id, tail = parse(data)
+    renumber_ids(nodes)
 
     def visit(path: list[bytes], node: Node) -> None:
         if path[-2:-1] == [b"CreationTimeStamp"] and node.name in _FIXED_TIME and node.props:

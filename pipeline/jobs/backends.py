@@ -5,6 +5,7 @@ each result as soon as it is done (``results``), so the batch records every avat
 - ``LocalProcessBackend``: a pool of local processes (``--workers N``, spawned, so each starts clean); each worker
   keeps one ``JobContext`` (decoder, Blender scene, renderer) for all the avatars it makes, and dies with the
   batch process (Linux: the parent-death signal), so a killed batch leaves no workers behind.
+- ``RayBackend`` (``ray_backend.py``, ``--backend ray``): long-lived Ray actors, locally or on a cluster.
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ class LocalProcessBackend:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_backend(options: JobOptions, workers: int) -> Backend:
-    """The backend for ``--workers``: this process for 1, a local process pool for more."""
+def make_backend(options: JobOptions, workers: int, backend: str = "local", address: str | None = None) -> Backend:
+    """``local``: this process for one worker, a local process pool for more; ``ray``: ``workers`` Ray actors on
+    the cluster at ``address`` (a local one started for the batch when None)."""
+    if backend == "ray":
+        from pipeline.jobs.ray_backend import RayBackend
+
+        return RayBackend(options, workers, address)
     return InProcessBackend(options) if workers <= 1 else LocalProcessBackend(options, workers)

@@ -66,7 +66,7 @@ def _run(spec: Path, requests: list[AvatarRequest], failures: list[tuple[str, li
     clean_partials(out, [r.name for r in requests])
     previous = previous_entries(out, options.echo) if options.resume else {}
     manifest = Manifest(out, {"spec": str(spec), "versions": tool_versions(), "rig": options.rig,
-                              "names": options.names, "formats": list(options.formats),
+                              "names": options.names, "formats": list(options.formats), "backend": options.backend,
                               "workers": options.workers, "threads": job.threads.as_dict()})
     for label, problems in failures:
         manifest.avatars[label] = {"status": "failed", "error": problems, "files": {}}
@@ -83,12 +83,13 @@ def _run(spec: Path, requests: list[AvatarRequest], failures: list[tuple[str, li
         options.echo(f"resume: {len(requests) - len(todo)} avatars already made, {len(todo)} to make")
     manifest.write()
 
-    backend = make_backend(job, options.workers if len(todo) > 1 else 1)
+    workers = options.workers if len(todo) > 1 or options.backend == "ray" else 1
+    backend = make_backend(job, workers, options.backend, options.ray_address) if todo else None
     bar = tqdm(total=len(todo), desc="avatars", unit="avatar", disable=not todo or not sys.stderr.isatty())
     try:
         for req in todo:
             backend.submit(req)
-        for name, entry in backend.results():
+        for name, entry in backend.results() if backend else ():
             manifest.record(name, entry)
             bar.update(1)
             if entry["status"] == "done":
@@ -96,7 +97,9 @@ def _run(spec: Path, requests: list[AvatarRequest], failures: list[tuple[str, li
                 options.echo(f"  {name:16s} {m['stature_cm']:6.1f} cm {m['mass_kg']:6.1f} kg -> {out / name}")
     finally:
         bar.close()
-        backend.close()
+        if backend:
+            backend.close()
+    clean_partials(out, [r.name for r in requests])  # what attempts killed mid-avatar (and retried) left
     _contact_sheet(out, [r.name for r in requests], manifest.avatars)
     manifest.data["timings_s"] = {"total": round(time.perf_counter() - t_start, 3)}
     manifest.write()

@@ -16,6 +16,7 @@ from pipeline.core.spec import SpecError
 from pipeline.jobs.threads import ThreadPolicy
 
 PREVIEW_ENGINES = ("pyrender", "eevee", "cycles")
+BACKENDS = ("local", "ray")
 
 
 def _print_line(text: str) -> None:
@@ -53,6 +54,8 @@ class GenerateOptions(JobOptions):
 
     resume: bool = False
     workers: int = 1
+    backend: str = "local"
+    ray_address: str | None = None
     echo: Callable[[str], None] = _print_line
     threads: ThreadPolicy | None = None  # type: ignore[assignment]
 
@@ -70,6 +73,10 @@ class GenerateOptions(JobOptions):
             problems.append(f"--texture-size {self.texture_size}: allowed {', '.join(map(str, TEXTURE_SIZES))}")
         if self.workers < 1:
             problems.append(f"--workers {self.workers}: must be at least 1")
+        if self.backend not in BACKENDS:
+            problems.append(f"--backend {self.backend!r}: allowed {', '.join(BACKENDS)}")
+        if self.ray_address is not None and self.backend != "ray":
+            problems.append("--ray-address needs --backend ray")
         if problems:
             raise SpecError(problems)
 

@@ -173,3 +173,22 @@ def test_two_workers_record_each_avatar_when_done_then_sigkill_and_resume_make_e
     resumed = {n for n, e in m["avatars"].items() if e.get("resumed")}
     assert resumed == {n for n, e in before.items() if e["status"] == "done"}  # each made once
     _all_whole(out, m)
+
+
+def test_fbx_and_every_other_file_identical_across_processes(tmp_path):
+    """Two runs in fresh processes with different hash salts (Blender derives FBX object ids from Python's hash()):
+    every file byte-identical, FBX included, so checksums can be trusted for every format."""
+    spec = _spec(tmp_path / "s.toml", 2)
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"o{seed}"
+        env = dict(os.environ, PYOPENGL_PLATFORM="egl", PYTHONHASHSEED=seed)
+        proc = subprocess.run([sys.executable, str(RUN), "--spec", str(spec), "--out", str(out), "--no-preview",
+                               "--formats", "glb,fbx-unity,fbx-unreal,usd"], capture_output=True, text=True,
+                              timeout=600, env=env)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(_manifest(out)["avatars"])
+    for name, entry in outs[0].items():
+        assert {k: v["sha256"] for k, v in entry["files"].items()} == \
+            {k: v["sha256"] for k, v in outs[1][name]["files"].items()}, name
+        assert any(k.endswith(".fbx") for k in entry["files"])
