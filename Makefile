@@ -59,6 +59,8 @@ bench: install
 	$(PY) bench/bench_assembly.py
 	$(PY) bench/bench_decoder.py
 	$(PY) bench/bench_pipeline.py
+	$(PY) bench/bench_deformation.py
+	RAY_AUTH_MODE=disabled $(PY) bench/bench_ray.py
 
 # `make train MODEL=NAME` retrains one shipped model within its budget, then evaluates it (decoder: ~16 minutes
 # on 2 cores + ~5-13 of evaluation); plain `make train` retrains every model of the registry (`avatar models`).
