@@ -5,8 +5,8 @@ backend with 1 and 2 workers and the Ray backend with 1 and 2 actors (a local cl
 alternating over ``--rounds``, each configuration in a fresh process (Ray's cluster belongs to its process, and a
 local pool spawned after ``ray.init`` cannot import Blender there). Throughput is counted once every worker is
 warm: (n - w) / (time of the last result - time of the w-th), w the number of workers, so process and actor
-start-up (torch, Blender: a few seconds each) is left out; the start-up is printed apart. The thread policy of each job process is printed (one torch and one BLAS
-thread; Cycles gets the cores divided among the workers).
+start-up (torch, Blender: a few seconds each) is left out; the start-up is printed apart. The thread policy of each
+job process is printed (one torch and one BLAS thread; Cycles gets the cores divided among the workers).
 
 Usage: ``python bench/bench_ray.py [--n 16] [--rounds 2]``.
 """
