@@ -143,15 +143,6 @@ def posed_world(avatar: AvatarData, rotations: np.ndarray) -> np.ndarray:
     return pose_world(avatar.bone_rest[None], avatar.bone_parents, rig_pose(avatar, rotations)[None])[0]
 
 
-def kept_volume(avatar: AvatarData, rest: np.ndarray, posed: np.ndarray, rotations: np.ndarray, joint: Joint,
-                half: float = SLAB_HALF) -> float:
-    """Posed / rest volume of the limb slab around a joint (rest and posed (V, 3) vertices)."""
-    faces = limb_faces(avatar, joint.limb)
-    o0, a0, length = joint_frame(avatar, avatar.bone_rest, joint)
-    o1, a1, _ = joint_frame(avatar, posed_world(avatar, rotations), joint)
-    return slab_volume(posed, faces, o1, a1, half * length) / slab_volume(rest, faces, o0, a0, half * length)
-
-
 # The joints the quality poses are judged at (left side of the game rig), and the regions edges are measured in.
 ELBOW = Joint("elbow", "lowerarm_l", "head", "upperarm_l")
 WRIST = Joint("wrist", "lowerarm_l", "tail", "lowerarm_l")
@@ -232,14 +223,16 @@ def quality_report(avatar: AvatarData) -> dict[str, dict[str, float]]:
 
     rest = avatar.vertices.astype(np.float64)
     areas = regions(avatar)
-    patches = {}
+    at_rest = {}  # per joint, computed once: limb faces, patch faces and vertices, rest slab and patch volumes
     for joint in (ELBOW, WRIST, KNEE):
         faces = limb_faces(avatar, joint.limb)
         o, a, length = joint_frame(avatar, avatar.bone_rest, joint)
         inside = near(rest, o, a, SLAB_HALF * length)
         mask = np.zeros(avatar.n_vertices, dtype=bool)
         mask[np.unique(faces)] = True
-        patches[joint.name] = (faces[inside[faces].all(axis=1)], mask & inside)
+        patch = faces[inside[faces].all(axis=1)]
+        at_rest[joint.name] = (faces, patch, mask & inside, slab_volume(rest, faces, o, a, SLAB_HALF * length),
+                               cone_volume(rest, patch, o))
     out: dict[str, dict[str, float]] = {}
 
     def keep(row: dict[str, float], key: str, value: float, worst: Callable[[float, float], float]) -> None:
@@ -251,12 +244,10 @@ def quality_report(avatar: AvatarData) -> dict[str, dict[str, float]]:
             posed = posed_vertices(avatar, rotations)
             world = posed_world(avatar, rotations)
             for joint in (ELBOW, WRIST, KNEE):
-                faces, region = patches[joint.name]
-                keep(row, f"{joint.name} slab kept", kept_volume(avatar, rest, posed, rotations, joint), min)
-                apex0 = joint_frame(avatar, avatar.bone_rest, joint)[0]
-                apex1 = joint_frame(avatar, world, joint)[0]
-                kept = cone_volume(posed, faces, apex1) / cone_volume(rest, faces, apex0)
-                keep(row, f"{joint.name} patch kept", kept, min)
+                faces, patch, region, slab0, cone0 = at_rest[joint.name]
+                o, a, length = joint_frame(avatar, world, joint)
+                keep(row, f"{joint.name} slab kept", slab_volume(posed, faces, o, a, SLAB_HALF * length) / slab0, min)
+                keep(row, f"{joint.name} patch kept", cone_volume(posed, patch, o) / cone0, min)
                 keep(row, f"{joint.name} stretch", edge_stretch(rest, posed, avatar.faces, region), max)
             for name, region in areas.items():
                 keep(row, f"{name} stretch", edge_stretch(rest, posed, avatar.faces, region), max)
