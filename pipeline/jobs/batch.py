@@ -39,8 +39,6 @@ def generate(spec: Path, options: GenerateOptions) -> tuple[dict[str, Any], int]
 
     Raises SpecError for bad options, an unreadable spec or an unusable output folder, FolderLocked when another
     run holds the folder, OSError when the folder stops being writable during the run."""
-    from tqdm import tqdm
-
     options.check()
     job = options.job()
     t_start = time.perf_counter()
@@ -56,13 +54,16 @@ def generate(spec: Path, options: GenerateOptions) -> tuple[dict[str, Any], int]
     try:
         for note in notes:
             options.echo(note)
-        return _run(spec, requests, failures, out, options, job, t_start, tqdm)
+        return _run(spec, requests, failures, out, options, job, t_start)
     finally:
         lock.release()
 
 
 def _run(spec: Path, requests: list[AvatarRequest], failures: list[tuple[str, list[str]]], out: Path,
-         options: GenerateOptions, job: JobOptions, t_start: float, tqdm: Any) -> tuple[dict[str, Any], int]:
+         options: GenerateOptions, job: JobOptions, t_start: float) -> tuple[dict[str, Any], int]:
+    """The run itself, with the folder held: resume, the backend's results into the manifest, the contact sheet."""
+    from tqdm import tqdm
+
     clean_partials(out, [r.name for r in requests])
     previous = previous_entries(out, options.echo) if options.resume else {}
     manifest = Manifest(out, {"spec": str(spec), "versions": tool_versions(), "rig": options.rig,
