@@ -59,6 +59,12 @@ class AVATAR_PT_person(_AvatarPanel, bpy.types.Panel):
             col.prop(s, "skin_ita")
         elif s.skin == "fitzpatrick":
             col.prop(s, "fitzpatrick")
+        col.prop(s, "hair_color")
+        row = col.row(align=True)
+        row.prop(s, "use_freckles", text="")
+        sub = row.row(align=True)
+        sub.enabled = s.use_freckles
+        sub.prop(s, "freckles")
         col.prop(s, "seed")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import bpy
 
 from pipeline.core.export_targets import EXPORT_TARGETS
-from pipeline.core.fields import FIELDS, OPTIONAL_ATTRIBUTES, SEX_WORDS
+from pipeline.core.fields import FIELDS, HAIR_COLORS, OPTIONAL_ATTRIBUTES, SEX_WORDS
 from pipeline.core.presets import PERSON_PRESETS
 from pipeline.core.rig_names import NAME_SET_LABELS, RIG_LABELS
 
@@ -22,6 +22,8 @@ SEX_ITEMS = (*((w, w.capitalize(), "") for w in SEX_WORDS), ("mix", "In between"
 SKIN_ITEMS = (("default", "Default", "ITA 34.5 (intermediate)"),
               ("ita", "ITA angle", f"degrees, {FIELDS['skin_ita'].describe_range()}"),
               ("fitzpatrick", "Fitzpatrick", f"skin type {FIELDS['fitzpatrick'].describe_range()}"))
+HAIR_ITEMS = (("default", "Default", "follows skin tone and age"),
+              *((h, h.replace("_", " ").capitalize(), "") for h in FIELDS["hair_color"].choices))
 RIG_ITEMS = tuple((k, *v) for k, v in RIG_LABELS.items())
 NAME_ITEMS = tuple((k, *v) for k, v in NAME_SET_LABELS.items())
 PRESET_ITEMS = tuple((k, k.replace("_", " ").capitalize(), "") for k in PERSON_PRESETS)
@@ -52,6 +54,10 @@ _annotations: dict[str, Any] = {
     "skin": bpy.props.EnumProperty(name="Skin tone", items=SKIN_ITEMS, default="default"),
     "skin_ita": _float("skin_ita", precision=1),
     "fitzpatrick": _int("fitzpatrick"),
+    "hair_color": bpy.props.EnumProperty(name="Hair colour", items=HAIR_ITEMS, default="default",
+                                         description=FIELDS["hair_color"].doc),
+    "use_freckles": bpy.props.BoolProperty(name="Give freckles", default=False),
+    "freckles": _float("freckles", precision=2),
     "seed": _int("seed"),
     "rig": bpy.props.EnumProperty(name="Rig", items=RIG_ITEMS, default="game_engine"),
     "bone_names": bpy.props.EnumProperty(name="Bone names", items=NAME_ITEMS, default="internal"),
@@ -81,6 +87,10 @@ def settings_to_entry(s: Any) -> dict[str, Any]:
         entry["skin_ita"] = round(s.skin_ita, 2)
     elif s.skin == "fitzpatrick":
         entry["fitzpatrick"] = int(s.fitzpatrick)
+    if s.hair_color != "default":
+        entry["hair_color"] = s.hair_color
+    if s.use_freckles:
+        entry["freckles"] = round(s.freckles, 3)
     return entry
 
 
@@ -106,6 +116,14 @@ def entry_to_settings(entry: dict[str, Any], s: Any) -> None:
         s.skin, s.fitzpatrick = "fitzpatrick", int(entry["fitzpatrick"])
     else:
         s.skin = "default"
+    hair = entry.get("hair_color")
+    # a melanin number has no menu item: the nearest named colour stands in for it
+    if isinstance(hair, int | float) and not isinstance(hair, bool):
+        hair = min(HAIR_COLORS, key=lambda k: abs(HAIR_COLORS[k][0] - float(hair)) + HAIR_COLORS[k][2])
+    s.hair_color = hair if isinstance(hair, str) and hair in FIELDS["hair_color"].choices else "default"
+    s.use_freckles = "freckles" in entry
+    if "freckles" in entry:
+        s.freckles = float(entry["freckles"])
     if "seed" in entry:
         s.seed = int(entry["seed"])
     if "name" in entry:

@@ -82,8 +82,9 @@ def worker_python(prefs: Any) -> str:
                      "the project's .venv/bin/python (created by `make install`)")
 
 
-def decode(requests: list[Any], prefs: Any, refine: bool = True) -> Any:
-    """Decoded bodies (``pipeline.jobs.stages.Decoded``) in this process or in the worker."""
+def decode(requests: list[Any], prefs: Any, refine: bool = True, textures: dict[str, Any] | None = None) -> Any:
+    """Decoded bodies (``pipeline.jobs.stages.Decoded``) in this process or in the worker; with ``textures``
+    ({"size", "dir"}, worker only) also the worker's map files: (Decoded, [files per request])."""
     from pipeline.jobs.stages import Decoded, decode_requests
 
     if not uses_worker(prefs):
@@ -91,15 +92,16 @@ def decode(requests: list[Any], prefs: Any, refine: bool = True) -> Any:
     import numpy as np
 
     out = _ask_worker(worker_python(prefs), json.dumps({"requests": [r.as_dict() for r in requests],
-                                                        "refine": refine}))
+                                                        "refine": refine, "textures": textures}))
     if "error" in out:
         raise AddonError("; ".join(out["error"]))
     if out.get("body_sha256") != _body_sha256(job_context().body.asset_dir):
         raise AddonError("the worker's body data differs from the add-on's (their coefficients would not match): "
                          "rebuild and reinstall the extension with `make addon` from the worker's checkout")
-    return Decoded(coefficients=np.asarray(out["coefficients"], dtype=np.float64),
-                   measurements={k: np.asarray(v, dtype=np.float64) for k, v in out["measurements"].items()},
-                   warnings=out["warnings"])
+    dec = Decoded(coefficients=np.asarray(out["coefficients"], dtype=np.float64),
+                  measurements={k: np.asarray(v, dtype=np.float64) for k, v in out["measurements"].items()},
+                  warnings=out["warnings"])
+    return (dec, out["textures"]) if textures else dec
 
 
 _WORKERS: dict[str, tuple[subprocess.Popen, Path]] = {}
@@ -154,14 +156,51 @@ def make_avatar_data(entry: dict[str, Any], prefs: Any, rig: str, names: str, in
     req = parse_entry(entry)
     step = progress or (lambda _f: None)
     step(0.1)
-    dec = decode([req], prefs)
+    size = int(prefs.texture_size)
+    if uses_worker(prefs):
+        with tempfile.TemporaryDirectory(prefix="avatar_maps_") as folder:
+            dec, maps = decode([req], prefs, textures={"size": size, "dir": folder})
+            textures = _read_maps(maps[0])
+    else:
+        from pipeline.jobs.stages import texture_stage
+
+        dec = decode([req], prefs)
+        step(0.5)
+        textures = texture_stage(req, job_context(), size)
     step(0.6)
     from pipeline.jobs.stages import avatar_for_request
 
-    avatar = avatar_for_request(req, body_model(), dec, 0, rig, names, influences,
-                                texture_size=int(prefs.texture_size))
+    avatar = avatar_for_request(req, body_model(), dec, 0, rig, names, influences, textures=textures)
     step(0.8)
     return avatar
+
+
+def _read_png(path: str) -> Any:
+    """(H, W, C) uint8 of an 8-bit PNG, read by Blender (its Python may lack an image library)."""
+    import bpy
+    import numpy as np
+
+    img = bpy.data.images.load(path, check_existing=False)
+    try:
+        img.colorspace_settings.name = "Non-Color"
+        w, h = img.size
+        px = np.empty(w * h * 4, dtype=np.float32)
+        img.pixels.foreach_get(px)
+    finally:
+        bpy.data.images.remove(img)
+    return np.flipud(np.round(px.reshape(h, w, 4) * 255.0).astype(np.uint8))
+
+
+def _read_maps(files: dict[str, Any]) -> Any:
+    """The worker's map files -> ``Textures``."""
+    import numpy as np
+
+    from pipeline.jobs.stages import Textures
+
+    return Textures(albedo=np.ascontiguousarray(_read_png(files["albedo"])[..., :3]),
+                    normal=np.ascontiguousarray(_read_png(files["normal"])[..., :3]),
+                    roughness=np.ascontiguousarray(_read_png(files["roughness"])[..., 0]),
+                    base_color=tuple(float(c) for c in files["base_color"]))
 
 
 def avatar_armature(obj: Any) -> Any:

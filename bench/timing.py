@@ -6,12 +6,17 @@ import time
 from collections.abc import Callable
 
 
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up call, in seconds."""
+def wall_times(fn: Callable[[], object], repeats: int) -> list[float]:
+    """Wall times of ``repeats`` calls after one warm-up call, in seconds."""
     fn()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return min(times)
+    return times
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    """Best wall time of ``repeats`` calls after one warm-up call, in seconds."""
+    return min(wall_times(fn, repeats))

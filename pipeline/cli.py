@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--minutes", type=float, default=None, help="time cap on this machine (default: the model's budget)")
     t.add_argument("--seed", type=int, default=None, help="training seed (default: the model's)")
     t.add_argument("--out", type=Path, required=True, help="folder for weights, config, training log and report")
+    t.add_argument("--data", type=Path, default=None,
+                   help="fine-tune on a folder of your own data (texture: see the README's folder format)")
 
     e = sub.add_parser("evaluate", help="judge a model on held-out data, beside its baselines")
     e.add_argument("model", help="model name")
@@ -97,6 +99,12 @@ def _train(args: argparse.Namespace) -> int:
         raise SpecError([f"--minutes = {args.minutes} is outside the allowed range 0-{entry.max_minutes:g}"])
     config_cls = entry.resolve("config")
     changes = {k: v for k, v in (("minutes", args.minutes), ("seed", args.seed)) if v is not None}
+    if args.data is not None:
+        if "data" not in {f.name for f in dataclasses.fields(config_cls)}:
+            raise SpecError([f"--data: model {args.model!r} does not fine-tune on a data folder"])
+        if not args.data.is_dir():
+            raise SpecError([f"--data = {str(args.data)!r} is not a folder"])
+        changes["data"] = str(args.data)
     config = dataclasses.replace(config_cls(), **changes)
     entry.resolve("train")(args.out, config)
     entry.resolve("evaluate")(args.out, out=args.out)

@@ -32,10 +32,12 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(folder: Path, stem: str, module: torch.nn.Module, config: Any,
-                    extra: dict[str, Any] | None = None) -> Path:
-    """Write ``<stem>.safetensors`` (float32 state dict) and ``config.json`` atomically. Returns the weights path."""
+                    extra: dict[str, Any] | None = None, half: bool = False) -> Path:
+    """Write ``<stem>.safetensors`` (float32 state dict, or float16 with ``half``) and ``config.json`` atomically.
+    Returns the weights path."""
     folder = Path(folder)
-    tensors = {k: v.detach().contiguous().float() for k, v in module.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.detach().contiguous().to(dtype) for k, v in module.state_dict().items()}
     data = save(tensors)
     path = atomic_write_bytes(folder / f"{stem}.safetensors", data)
     atomic_write_json(folder / "config.json", {**dataclasses.asdict(config), CHECKSUM_KEY: body_data_sha256(),

@@ -49,6 +49,11 @@ REGISTRY: dict[str, ModelEntry] = {e.name: e for e in (
         config="models.decoder.train:TrainConfig", train="models.decoder.train:train",
         evaluate="models.decoder.evaluate:evaluate_and_report", load="models.decoder.model:AvatarDecoder.load",
         max_minutes=20.0),
+    ModelEntry(
+        name="texture", summary="TextureDecoder: attributes + seed -> albedo, normal and roughness maps",
+        config="models.texture.train:TrainConfig", train="models.texture.train:train",
+        evaluate="models.texture.evaluate:evaluate_and_report", load="models.texture.model:TextureDecoder.load",
+        max_minutes=30.0),
 )}
 
 

@@ -26,6 +26,12 @@ from pipeline.formats.png import encode_png
 
 PROP_PREFIX = "avatar_"
 ALBEDO_NODE = "avatar_albedo"
+NORMAL_NODE = "avatar_normal"
+ROUGHNESS_NODE = "avatar_roughness"
+# skin's subsurface mean free path per channel (relative, red scatters farthest) and its scale in metres for
+# light skin; melanin absorbs in the epidermis, so darker skin scatters visibly less (scale down to half)
+SSS_RADIUS = (1.0, 0.35, 0.2)
+SSS_SCALE_M = 0.004
 
 
 def reset_scene(full: bool = True) -> None:
@@ -134,43 +140,71 @@ def set_influences(arm_obj: Any, body: BodyModel, influences: int) -> None:
 
 
 def _material(avatar: AvatarData, name: str) -> Any:
+    """Principled BSDF: base colour from the albedo (sRGB), roughness and tangent-space normal maps (non-colour)
+    when the avatar has them, skin subsurface scattering with a radius that follows the tone."""
     mat, tree, bsdf = new_principled_material(name)
     bsdf.inputs["Roughness"].default_value = 0.6
+    lum = float(np.dot(avatar.base_color[:3], [0.2126, 0.7152, 0.0722]))
+    if "Subsurface Weight" in bsdf.inputs:
+        bsdf.inputs["Subsurface Weight"].default_value = 1.0
+        bsdf.inputs["Subsurface Radius"].default_value = SSS_RADIUS
+        bsdf.inputs["Subsurface Scale"].default_value = SSS_SCALE_M * float(np.clip(0.5 + lum, 0.5, 1.0))
     if avatar.texture is None:
         bsdf.inputs["Base Color"].default_value = [float(c) for c in avatar.base_color]
         return mat
-    node = tree.nodes.new("ShaderNodeTexImage")
-    node.name = ALBEDO_NODE
-    node.image = _albedo_image(avatar.texture, f"{avatar.name}_albedo")
+    node = _image_node(tree, ALBEDO_NODE, (-500, 300), _image(avatar.texture, f"{avatar.name}_albedo", "sRGB"))
     tree.links.new(node.outputs["Color"], bsdf.inputs["Base Color"])
+    if avatar.roughness_map is not None:
+        rough = _image_node(tree, ROUGHNESS_NODE, (-500, 0),
+                            _image(avatar.roughness_map, f"{avatar.name}_roughness", "Non-Color"))
+        tree.links.new(rough.outputs["Color"], bsdf.inputs["Roughness"])
+    if avatar.normal_map is not None:
+        nrm = _image_node(tree, NORMAL_NODE, (-700, -300),
+                          _image(avatar.normal_map, f"{avatar.name}_normal", "Non-Color"))
+        nmap = tree.nodes.new("ShaderNodeNormalMap")
+        nmap.location = (-300, -300)
+        nmap.space = "TANGENT"
+        tree.links.new(nrm.outputs["Color"], nmap.inputs["Color"])
+        tree.links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
     return mat
 
 
-def _albedo_image(tex: np.ndarray, name: str) -> Any:
-    """An sRGB image whose packed file is the albedo's PNG: no pixel upload, no re-encoding by Blender, and the
-    exporters (glTF, FBX) carry the same bytes."""
+def _image_node(tree: Any, name: str, location: tuple[int, int], image: Any) -> Any:
+    node = tree.nodes.new("ShaderNodeTexImage")
+    node.name = name
+    node.location = location
+    node.image = image
+    return node
+
+
+def _image(tex: np.ndarray, name: str, colorspace: str) -> Any:
+    """An image whose packed file is the map's PNG: no pixel upload, no re-encoding by Blender, and the
+    exporters (glTF, FBX) carry the same bytes. ``colorspace``: "sRGB" for colour, "Non-Color" for data."""
     h, w = tex.shape[:2]
-    png = encode_png(np.asarray(tex))
-    img = bpy.data.images.new(name, width=w, height=h, alpha=tex.shape[2] == 4)
+    png = encode_png(np.asarray(tex), srgb=colorspace == "sRGB")
+    img = bpy.data.images.new(name, width=w, height=h, alpha=tex.ndim == 3 and tex.shape[2] == 4)
     img.pack(data=png, data_len=len(png))
     img.source = "FILE"
-    img.colorspace_settings.name = "sRGB"
+    img.colorspace_settings.name = colorspace
     return img
 
 
 def _replace_albedo(mesh_obj: Any, avatar: AvatarData) -> None:
-    """Put the new albedo into the avatar's own image node (the rest of a user-edited material is kept)."""
-    if avatar.texture is None:
-        return
+    """Put the new maps into the avatar's own image nodes (the rest of a user-edited material is kept)."""
+    maps = ((ALBEDO_NODE, avatar.texture, "albedo", "sRGB"), (NORMAL_NODE, avatar.normal_map, "normal", "Non-Color"),
+            (ROUGHNESS_NODE, avatar.roughness_map, "roughness", "Non-Color"))
     for mat in mesh_obj.data.materials:
-        node = mat.node_tree.nodes.get(ALBEDO_NODE) if mat and mat.node_tree else None
-        if node is None:
+        if not (mat and mat.node_tree):
             continue
-        old, name = node.image, node.image.name if node.image else f"{avatar.name}_albedo"
-        node.image = _albedo_image(avatar.texture, name)
-        if old is not None and old.users == 0:
-            bpy.data.images.remove(old)
-        node.image.name = name
+        for node_name, tex, label, colorspace in maps:
+            node = mat.node_tree.nodes.get(node_name)
+            if node is None or tex is None:
+                continue
+            old, name = node.image, node.image.name if node.image else f"{avatar.name}_{label}"
+            node.image = _image(tex, name, colorspace)
+            if old is not None and old.users == 0:
+                bpy.data.images.remove(old)
+            node.image.name = name
 
 
 def _build_bones(arm_obj: Any, avatar: AvatarData) -> None:

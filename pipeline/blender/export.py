@@ -5,7 +5,8 @@ operator's RNA properties; a preset key the running Blender lacks is reported, n
 ``missing_options``. Files are written to a temporary name in the target folder and renamed into place.
 
 Engine conventions:
-- ``glb``: glTF 2.0 binary, Y up, metres, skins with 4 influences, embedded images.
+- ``glb``: glTF 2.0 binary, Y up, metres, skins with 4 influences, embedded images (albedo, normal, metallic-
+  roughness), MikkTSpace tangents (the normal map's frame, as Blender shades it).
 - ``fbx-unity``: Y up / -Z forward with the space transform baked (Unity's axes), all scale applied into the
   file so the avatar imports at scale 1 in metres, no leaf bones, deform bones only.
 - ``fbx-unreal``: Z up / -Y forward (Unreal keeps Z up), unit scale applied so Unreal's centimetres get the
@@ -45,7 +46,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "options": dict(export_format="GLB", use_selection=True, export_yup=True, export_skins=True,
                         export_influence_nb=4, export_all_influences=False, export_def_bones=True,
                         export_animations=False, export_apply=False, export_texcoords=True, export_normals=True,
-                        export_materials="EXPORT", export_image_format="AUTO", export_extras=True),
+                        export_tangents=True, export_materials="EXPORT", export_image_format="AUTO",
+                        export_extras=True),
     },
     "fbx-unity": {
         "operator": "export_scene.fbx",

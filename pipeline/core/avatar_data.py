@@ -39,6 +39,9 @@ class AvatarData:
         influences: k, the number of influences per vertex the export target allows.
         rig: rig name (``game_engine``, ``mixamo``, ``makehuman``).
         texture: optional (H, W, 3) uint8 sRGB albedo for ``uvs``.
+        normal_map: optional (H, W, 3) uint8 tangent-space normal detail (OpenGL convention: +X along +u, +Y
+            along +v; value = normal x 0.5 + 0.5), same size as ``texture``.
+        roughness_map: optional (H, W) uint8 roughness (0 mirror, 255 fully rough), same size as ``texture``.
         base_color: (4,) float32 linear RGBA used when there is no texture.
         meta: JSON-serialisable extras (request, seed, measurements, warnings).
     """
@@ -57,6 +60,8 @@ class AvatarData:
     influences: int
     rig: str
     texture: np.ndarray | None = None
+    normal_map: np.ndarray | None = None
+    roughness_map: np.ndarray | None = None
     base_color: np.ndarray = dataclasses.field(
         default_factory=lambda: np.array([0.8, 0.6, 0.5, 1.0], dtype=np.float32)
     )
@@ -68,10 +73,11 @@ class AvatarData:
             arr = np.array(getattr(self, field))  # own copy, then read-only
             arr.setflags(write=False)
             object.__setattr__(self, field, arr)
-        if self.texture is not None:
-            tex = np.array(self.texture)
-            tex.setflags(write=False)
-            object.__setattr__(self, "texture", tex)
+        for field in ("texture", "normal_map", "roughness_map"):
+            if getattr(self, field) is not None:
+                tex = np.array(getattr(self, field))
+                tex.setflags(write=False)
+                object.__setattr__(self, field, tex)
         object.__setattr__(self, "bone_names", tuple(self.bone_names))
         _check(self)
 
@@ -147,3 +153,11 @@ def _check(d: AvatarData) -> None:
     if d.texture is not None and (d.texture.ndim != 3 or d.texture.shape[2] not in (3, 4)
                                   or d.texture.dtype != np.uint8):
         _fail(d, "texture must be (H, W, 3|4) uint8")
+    for field, channels in (("normal_map", 3), ("roughness_map", None)):
+        m = getattr(d, field)
+        if m is None:
+            continue
+        if d.texture is None or m.shape[:2] != d.texture.shape[:2] or m.dtype != np.uint8 \
+                or m.ndim != (2 if channels is None else 3) or (channels and m.shape[2] != channels):
+            want = "(H, W)" if channels is None else f"(H, W, {channels})"
+            _fail(d, f"{field} must be {want} uint8 with the albedo texture's size")

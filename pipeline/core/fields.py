@@ -20,6 +20,10 @@ from typing import Any, Literal
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_RULE = "[A-Za-z0-9_-]{1,64}"
 STYLES = ("realistic", "comic")
+# hair colour name -> (eumelanin 0-1, red 0-1, grey 0-1): how eyebrows and beard shadow are painted
+HAIR_COLORS = {"black": (1.0, 0.0, 0.0), "dark_brown": (0.8, 0.0, 0.0), "brown": (0.6, 0.0, 0.0),
+               "blond": (0.25, 0.0, 0.0), "red": (0.45, 1.0, 0.0), "grey": (0.6, 0.0, 0.65), "white": (0.2, 0.0, 1.0)}
+HAIR_COLOR_NAMES = tuple(HAIR_COLORS)
 SEX_WORDS = {"female": 0.0, "male": 1.0}
 
 
@@ -42,7 +46,8 @@ class Field:
 
     Attributes:
         key: the spec key. kind: ``name`` (a name matching ``NAME_RULE``), ``sex`` ("female", "male" or 0-1),
-            ``number``, ``int``, ``choice`` (one of ``choices``).
+            ``number``, ``int``, ``choice`` (one of ``choices``), ``hair`` (one of ``choices`` or a number in
+            the range).
         label: short label for user interfaces. unit: "cm", "kg", "years", "degrees" or "".
         lo, hi: allowed range (inclusive). For ``height_cm`` the range depends on the age
             (``height_range_cm``); lo and hi are then its envelope over every age.
@@ -57,7 +62,7 @@ class Field:
     """
 
     key: str
-    kind: Literal["name", "sex", "number", "int", "choice"]
+    kind: Literal["name", "sex", "number", "int", "choice", "hair"]
     label: str
     unit: str = ""
     lo: float | None = None
@@ -141,6 +146,11 @@ FIELDS: dict[str, Field] = {f.key: f for f in (
           doc="skin tone as ITA; exclusive with fitzpatrick"),
     Field("fitzpatrick", "int", "Fitzpatrick type", "", 1, 6, ui_default=3,
           doc="skin type 1-6; exclusive with skin_ita"),
+    Field("hair_color", "hair", "Hair colour", "", 0.0, 1.0, choices=HAIR_COLOR_NAMES,
+          doc="eyebrows and beard shadow: " + "|".join(HAIR_COLOR_NAMES)
+          + " or an eumelanin amount 0-1 (0 white-blond, 1 black); default follows skin tone and age"),
+    Field("freckles", "number", "Freckles", "", 0.0, 1.0, ui_default=0.2,
+          doc="freckle amount 0-1; default follows skin tone and age"),
     Field("style", "choice", "Style", default="realistic", choices=STYLES),
     Field("comic_style", "name", "Comic style", doc="a trained comic style name"),
     Field("seed", "int", "Seed", "", 0, 2**31 - 1, default=0, ui_default=0,

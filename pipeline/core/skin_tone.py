@@ -1,4 +1,4 @@
-"""Skin colour from ITA or Fitzpatrick type, and the albedo stand-in until the texture model exists.
+"""Skin colour from ITA or Fitzpatrick type, and a flat albedo for the numpy core (no torch).
 
 ITA (individual typology angle, degrees; Chardon et al. 1991) classes: very light > 55, light 41-55,
 intermediate 28-41, tan 10-28, brown -30-10, dark < -30. Each class anchor carries a representative sRGB skin
@@ -6,10 +6,11 @@ colour (rounded, from photographs of the classes) that sets the chroma (a*, b*);
 ITA is exactly the requested one (ITA = atan((L* - 50) / b*)). A Fitzpatrick type maps to the middle of the ITA
 class usually associated with it.
 
-The albedo stand-in (``skin_albedo``) is that skin colour everywhere, with lips and nails tinted through UV masks
+The flat albedo (``skin_albedo``) is that skin colour everywhere, with lips and nails tinted through UV masks
 built from the CC0 template (``assets/build_region_masks.py``): lips darker and redder than the skin
 (L* x 0.85, a* + 12, b* x 0.8), nails lighter, pinker and less yellow (L* + 10 up to 88, a* x 0.7 + 4, b* x 0.5).
-Those offsets are a plausible look, not a measurement; the neural texture replaces all of this.
+Those offsets are a plausible look, not a measurement. Avatars get the neural texture (``models.texture``); this
+albedo serves the core tier (AvatarData without torch) and is the texture model's flat baseline.
 """
 
 from __future__ import annotations

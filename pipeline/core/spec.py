@@ -63,6 +63,8 @@ class AvatarRequest:
     proportions: float | None = None
     skin_ita: float | None = None
     fitzpatrick: int | None = None
+    hair_color: str | float | None = None
+    freckles: float | None = None
     style: str = "realistic"
     comic_style: str | None = None
     seed: int = 0
@@ -130,6 +132,14 @@ def _value(avatar: str, f: Field, value: Any, problems: list[str]) -> Any:
         problems.append(f"avatar {avatar!r}: field {f.key!r} = {shown(value)} must be one of "
                         f"{', '.join(repr(c) for c in f.choices)}")
         return None
+    if f.kind == "hair":
+        if isinstance(value, str):
+            if value in f.choices:
+                return value
+            problems.append(f"avatar {avatar!r}: field {f.key!r} = {shown(value)} must be one of "
+                            f"{', '.join(repr(c) for c in f.choices)} or a number {f.describe_range()}")
+            return None
+        return _number(avatar, f, value, problems)
     if f.kind == "name":
         if isinstance(value, str) and NAME_PATTERN.fullmatch(value):
             return value

@@ -30,6 +30,7 @@ class JobContext:
         self._decoder: Any = None
         self._refiner: Any = None
         self._renderer: Any = None
+        self._texture: Any = None
         self.scene_ready = False  # Blender: factory settings loaded once, then only cleared between avatars
 
     @property
@@ -41,6 +42,16 @@ class JobContext:
             self.threads.apply_torch()
             self._decoder = AvatarDecoder.load()
         return self._decoder
+
+    @property
+    def texture_model(self) -> Any:
+        """The shipped TextureDecoder (loaded, checked, in eval mode)."""
+        if self._texture is None:
+            from models.texture.model import TextureDecoder
+
+            self.threads.apply_torch()
+            self._texture = TextureDecoder.load()
+        return self._texture
 
     @property
     def refiner(self) -> Any:

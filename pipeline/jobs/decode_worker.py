@@ -4,9 +4,12 @@ Protocol: a JSON object on stdin (one shot), or one per line with ``--serve`` (t
 running, so torch starts once per Blender session); each is ``{"requests": [spec entry, ...], "refine": true}``.
 The answer, one JSON object (one line): ``{"body_sha256": ..., "coefficients": [[...]], "measurements":
 {key: [...]}, "warnings": [[...]]}`` (the checksum of the body data the coefficients belong to, so the caller can
-refuse a mismatch), or ``{"error": [lines]}`` (one shot: exit code 1). Floats travel as JSON numbers (shortest
-repr), which round-trip float64 exactly, so the avatar is bit-identical to one decoded in-process. Run as
-``python -m pipeline.jobs.decode_worker [--serve]`` with the project's Python (the one that has torch).
+refuse a mismatch), and with ``"textures": {"size": N, "dir": PATH}`` in the request also ``"textures": [{"albedo":
+path, "normal": path, "roughness": path, "base_color": [r, g, b, a]}, ...]``: the texture maps written as PNG files
+into that folder (never as JSON numbers); or ``{"error": [lines]}`` (one shot: exit code 1). Floats travel as
+JSON numbers (shortest repr), which round-trip float64 exactly, so the avatar is bit-identical to one decoded
+in-process. Run as ``python -m pipeline.jobs.decode_worker [--serve]`` with the project's Python (the one that
+has torch).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 from pipeline.core.resources import body_data_sha256
 from pipeline.core.spec import SpecError, parse_avatar
 from pipeline.jobs.context import JobContext
-from pipeline.jobs.stages import decode_requests
+from pipeline.jobs.stages import decode_requests, texture_stage
 
 
 def run(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
@@ -29,10 +32,30 @@ def run(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     if not requests:
         raise SpecError(["decode worker: no requests given"])
     dec = decode_requests(requests, ctx, bool(payload.get("refine", True)))
-    return {"body_sha256": body_data_sha256(ctx.body.asset_dir),
-            "coefficients": np.asarray(dec.coefficients, dtype=np.float64).tolist(),
-            "measurements": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in dec.measurements.items()},
-            "warnings": dec.warnings}
+    out = {"body_sha256": body_data_sha256(ctx.body.asset_dir),
+           "coefficients": np.asarray(dec.coefficients, dtype=np.float64).tolist(),
+           "measurements": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in dec.measurements.items()},
+           "warnings": dec.warnings}
+    if payload.get("textures"):
+        out["textures"] = [_write_maps(r, ctx, payload["textures"]) for r in requests]
+    return out
+
+
+def _write_maps(req, ctx: JobContext, where: dict[str, Any]) -> dict[str, Any]:
+    """The request's texture maps as PNG files in ``where["dir"]`` (which must exist)."""
+    from pathlib import Path
+
+    from pipeline.core.files import atomic_write_bytes
+    from pipeline.formats.png import encode_png
+
+    folder = Path(where["dir"])
+    if not folder.is_dir():
+        raise NotADirectoryError(f"texture folder {folder} does not exist")
+    tex = texture_stage(req, ctx, int(where.get("size", 1024)))
+    files = {k: str(atomic_write_bytes(folder / f"{req.name}_{k}.png",
+                                       encode_png(getattr(tex, k), srgb=k == "albedo")))
+             for k in ("albedo", "normal", "roughness")}
+    return {**files, "base_color": list(tex.base_color)}
 
 
 def _answer(line: str, ctx: JobContext) -> tuple[dict[str, Any], int]:

@@ -67,7 +67,7 @@ def make_avatar(req: AvatarRequest, options: JobOptions, ctx: JobContext) -> dic
     with clock("decode_refine"):
         dec = decode_requests([req], ctx, options.refine)
     with clock("texture"):
-        textures = texture_stage(req, ctx.body, options.texture_size)
+        textures = texture_stage(req, ctx, options.texture_size)
     files: dict[str, Path] = {}
     built = None
     for k, formats in options.influences():
@@ -76,7 +76,7 @@ def make_avatar(req: AvatarRequest, options: JobOptions, ctx: JobContext) -> dic
             built = build_stage(avatar, ctx)
         for fmt in formats:
             with clock(f"export_{fmt}"):
-                files.update(export_stage(built, folder, req.name, fmt))
+                files.update(export_stage(built, folder, req.name, fmt, avatar))
     if options.preview:
         with clock("preview"):
             if options.preview_engine == "pyrender":  # CPU-posed: the rig's own names, game influences

@@ -1,8 +1,9 @@
 """The stages of an avatar job, each with explicit inputs and outputs (``job.make_avatar`` runs them in order).
 
-decode (torch: decoder + refinement) -> texture (albedo) -> assemble (numpy: AvatarData for a rig and an export
-target's influences) -> build (Blender scene) -> export (Blender's exporters) -> preview (pyrender, or Blender's
-EEVEE/Cycles) -> record (``avatar.json``). The add-on and the decode worker call the same functions.
+decode (torch: decoder + refinement) -> texture (torch: albedo, normal and roughness maps) -> assemble (numpy:
+AvatarData for a rig and an export target's influences) -> build (Blender scene) -> export (Blender's exporters)
+-> preview (pyrender, or Blender's EEVEE/Cycles) -> record (``avatar.json``). The add-on and the decode worker
+call the same functions.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from pipeline.core.avatar_data import AvatarData
 from pipeline.core.body_model import BodyModel
 from pipeline.core.deviations import measurement_warnings, style_warnings
 from pipeline.core.export_targets import EXPORT_TARGETS
-from pipeline.core.files import atomic_save_png
+from pipeline.core.files import atomic_save_png, atomic_write_bytes
 from pipeline.core.resources import weights_dir
 from pipeline.core.rig_names import export_names
-from pipeline.core.skin_tone import base_color_for, skin_albedo
 from pipeline.core.spec import AvatarRequest
 from pipeline.jobs.context import JobContext
 
@@ -44,9 +44,13 @@ class Decoded:
 
 @dataclasses.dataclass(frozen=True)
 class Textures:
-    """An avatar's texture maps. albedo: (S, S, 3) uint8 sRGB; base_color: (4,) linear RGBA of the skin."""
+    """An avatar's texture maps (``models.texture``): albedo (S, S, 3) uint8 sRGB; normal (S, S, 3) uint8
+    tangent-space detail (OpenGL); roughness (S, S) uint8; base_color (4,) linear RGBA of the skin (for
+    untextured uses)."""
 
     albedo: np.ndarray
+    normal: np.ndarray
+    roughness: np.ndarray
     base_color: tuple[float, float, float, float]
 
 
@@ -79,23 +83,31 @@ def request_meta(req: AvatarRequest, dec: Decoded, i: int = 0) -> dict[str, Any]
             "seed": req.seed, "warnings": list(dec.warnings[i])}
 
 
-def texture_stage(req: AvatarRequest, body: BodyModel, size: int) -> Textures:
-    """The albedo stand-in for the request's skin tone (``pipeline.core.skin_tone``)."""
-    return Textures(albedo=skin_albedo(body.asset_dir, size, req.skin_ita, req.fitzpatrick),
-                    base_color=base_color_for(req.skin_ita, req.fitzpatrick))
+def texture_stage(req: AvatarRequest, ctx: JobContext, size: int) -> Textures:
+    """The TextureDecoder's maps for the request (tone, age, sex, hair colour, freckles, seed) at ``size``."""
+    from models.texture.infer import skin_maps, skin_request
+    from models.texture.skin_optics import BLOOD_DEFAULT, melanin_for_ita, skin_linear_rgb
+
+    sreq = skin_request(req)
+    maps = skin_maps(ctx.texture_model, [sreq], size)[0]
+    r, g, b = np.clip(skin_linear_rgb(melanin_for_ita(sreq.ita), BLOOD_DEFAULT), 0.0, 1.0)
+    return Textures(albedo=maps.albedo, normal=maps.normal, roughness=maps.roughness,
+                    base_color=(float(r), float(g), float(b), 1.0))
 
 
 def avatar_for_request(req: AvatarRequest, body: BodyModel, dec: Decoded, i: int = 0, rig: str = "game_engine",
                        names: str = "internal", influences: int = 4, textures: Textures | None = None,
-                       texture_size: int = 1024) -> AvatarData:
+                       texture_size: int = 1024, ctx: JobContext | None = None) -> AvatarData:
     """Item ``i`` of decoded requests -> AvatarData: the rig with its export bone names, the skin pruned to
-    ``influences``, the textures, and the request, measurements and warnings in ``meta``."""
+    ``influences``, the textures (made in ``ctx``, or a new context, when not given), and the request,
+    measurements and warnings in ``meta``."""
     r = body.rig(rig)
-    tex = textures or texture_stage(req, body, texture_size)
+    tex = textures or texture_stage(req, ctx or JobContext(body=body), texture_size)
     avatar = avatar_from_batch(body, r, assemble(body, r, dec.coefficients[i: i + 1]), 0, req.name, influences,
                                base_color=np.array(tex.base_color), texture=tex.albedo,
                                meta=request_meta(req, dec, i))
-    return avatar.replace(bone_names=export_names(rig, avatar.bone_names, names))
+    return avatar.replace(bone_names=export_names(rig, avatar.bone_names, names), normal_map=tex.normal,
+                          roughness_map=tex.roughness)
 
 
 def build_stage(avatar: AvatarData, ctx: JobContext) -> tuple[Any, Any]:
@@ -111,13 +123,24 @@ def export_path(folder: Path, name: str, fmt: str) -> Path:
     return folder / f"{name}{EXPORT_TARGETS[fmt].suffix}"
 
 
-def export_stage(objects: tuple[Any, Any], folder: Path, name: str, fmt: str) -> dict[str, Path]:
-    """One format through Blender's exporter; USD's textures written beside the stage are returned too."""
+def export_stage(objects: tuple[Any, Any], folder: Path, name: str, fmt: str,
+                 avatar: AvatarData | None = None) -> dict[str, Path]:
+    """One format through Blender's exporter; USD's textures written beside the stage are returned too, and for
+    the FBX presets the avatar's roughness packed for the engine (``formats.engine_maps``)."""
     from pipeline.blender.export import export
+    from pipeline.formats.engine_maps import ENGINE_MAPS
+    from pipeline.formats.png import encode_png
 
     files = {fmt: export(list(objects), export_path(folder, name, fmt), fmt)}
+    packed = {f"{name}_{label}.png" for label, _ in ENGINE_MAPS.values()}
     if fmt == "usd":
-        files.update({f"{fmt}:{p.name}": p for p in sorted((folder / "textures").glob("*.png"))})
+        files.update({f"{fmt}:{p.name}": p for p in sorted((folder / "textures").glob("*.png"))
+                      if p.name not in packed})
+    if fmt in ENGINE_MAPS and avatar is not None and avatar.roughness_map is not None:
+        label, pack = ENGINE_MAPS[fmt]
+        path = folder / "textures" / f"{name}_{label}.png"
+        path.parent.mkdir(exist_ok=True)
+        files[f"{fmt}:{path.name}"] = atomic_write_bytes(path, encode_png(pack(avatar.roughness_map), srgb=False))
     return files
 
 

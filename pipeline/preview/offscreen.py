@@ -39,25 +39,31 @@ class Renderer:
         self.close()
 
     def render(self, vertices: np.ndarray, faces: np.ndarray, color: Sequence[float], view: View,
-               frame_height_m: float, center_z_m: float) -> tuple[np.ndarray, np.ndarray]:
+               frame_height_m: float, center_z_m: float, maps: SurfaceMaps | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """Render one body.
 
         Args:
             vertices: (V, 3) Blender axes, metres. faces: (F, 3).
-            color: linear RGBA base colour.
+            color: linear RGBA base colour (used when ``maps`` is None).
             view: camera placement.
             frame_height_m: metres shown from the bottom to the top of the image.
             center_z_m: height (Blender Z) at the image centre.
+            maps: per-corner UVs and the albedo, normal and roughness maps to draw (tangent frames from the UVs'
+                screen derivatives, pyrender's shader without tangents).
         Returns:
             (H, W, 3) uint8 colour and (H, W) float32 depth (0 = background).
         """
         import trimesh
 
         pr = self._pyrender
-        mesh = trimesh.Trimesh(to_y_up(vertices), faces, process=False)
-        mat = pr.MetallicRoughnessMaterial(baseColorFactor=list(color), metallicFactor=0.0, roughnessFactor=0.7)
         scene = pr.Scene(bg_color=BACKGROUND, ambient_light=(0.35, 0.35, 0.35))
-        scene.add(pr.Mesh.from_trimesh(mesh, material=mat, smooth=True))
+        if maps is None:
+            mesh = trimesh.Trimesh(to_y_up(vertices), faces, process=False)
+            mat = pr.MetallicRoughnessMaterial(baseColorFactor=list(color), metallicFactor=0.0, roughnessFactor=0.7)
+            scene.add(pr.Mesh.from_trimesh(mesh, material=mat, smooth=True))
+        else:
+            scene.add(maps.mesh(pr, to_y_up(vertices), faces))
         ymag = frame_height_m / 2.0
         cam = pr.OrthographicCamera(xmag=ymag * self.width / self.height, ymag=ymag, znear=0.01, zfar=20.0)
         d = to_y_up(np.asarray(view.direction, dtype=np.float64))
@@ -72,6 +78,44 @@ class Renderer:
         return np.asarray(color_img)[..., :3].copy(), np.asarray(depth)
 
 
+class SurfaceMaps:
+    """An avatar's UVs and maps for pyrender: uvs (F, 3, 2) with the origin bottom-left; albedo (S, S, 3) uint8
+    sRGB; normal (S, S, 3) uint8 tangent space (OpenGL); roughness (S, S) uint8. Images are uploaded once."""
+
+    def __init__(self, uvs: np.ndarray, albedo: np.ndarray, normal: np.ndarray | None,
+                 roughness: np.ndarray | None) -> None:
+        self.uvs = np.asarray(uvs, dtype=np.float32).reshape(-1, 2)
+        # GL's texture origin is the first row uploaded: flip rows so that v = 0 is the image's bottom row
+        self._images = {"albedo": np.flipud(albedo).copy(),
+                        "normal": None if normal is None else np.flipud(normal).copy(),
+                        "roughness": None if roughness is None else np.flipud(roughness).copy()}
+        self._material = None
+
+    def material(self, pr) -> object:
+        if self._material is None:
+            im = self._images
+            mr = None
+            if im["roughness"] is not None:
+                r = im["roughness"]
+                mr = pr.Texture(source=np.stack([np.zeros_like(r), r, np.zeros_like(r)], -1), source_channels="RGB")
+            self._material = pr.MetallicRoughnessMaterial(
+                baseColorTexture=pr.Texture(source=im["albedo"], source_channels="RGB"),
+                normalTexture=None if im["normal"] is None else pr.Texture(source=im["normal"], source_channels="RGB"),
+                metallicRoughnessTexture=mr, metallicFactor=0.0, roughnessFactor=1.0 if mr is not None else 0.7)
+        return self._material
+
+    def mesh(self, pr, vertices_y_up: np.ndarray, faces: np.ndarray) -> object:
+        """A pyrender mesh with one vertex per face corner (UV seams split), smooth normals of the welded mesh."""
+        from pipeline.core.mesh import vertex_normals
+
+        n = vertex_normals(vertices_y_up, faces)
+        corners = np.asarray(faces).reshape(-1)
+        prim = pr.Primitive(positions=vertices_y_up[corners], normals=n[corners], texcoord_0=self.uvs,
+                            indices=np.arange(corners.size, dtype=np.uint32).reshape(-1, 3),
+                            material=self.material(pr))
+        return pr.Mesh([prim])
+
+
 def _look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
     f = target - eye
     f /= np.linalg.norm(f)
@@ -84,16 +128,19 @@ def _look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
 
 
 def preview_images(renderer: Renderer, avatar: AvatarData, color: Sequence[float]) -> dict[str, np.ndarray]:
-    """The pyrender preview set of one avatar, (H, W, 3) uint8 each.
+    """The pyrender preview set of one avatar, (H, W, 3) uint8 each, with its texture maps when it has them.
 
     ``front`` and ``side``: relaxed arms; ``poses``: a grid of rest, relaxed arms and walking stride (columns),
     front and side (rows). One scale for every avatar up to 1.85 m (``views.frame_height``).
     """
     frame_h = frame_height(avatar.vertices)
+    maps = None if avatar.texture is None else SurfaceMaps(avatar.uvs, avatar.texture, avatar.normal_map,
+                                                           avatar.roughness_map)
     panels = []
     for pose in (None, relaxed_arms(avatar), stride(avatar)):
         posed = posed_vertices(avatar, pose)
         centre = frame_centre(posed, frame_h)
-        panels.append([renderer.render(posed, avatar.faces, color, view, frame_h, centre)[0] for view in (FRONT, SIDE)])
+        panels.append([renderer.render(posed, avatar.faces, color, view, frame_h, centre, maps)[0]
+                       for view in (FRONT, SIDE)])
     grid = np.concatenate([np.concatenate(col, axis=0) for col in panels], axis=1)
     return {"front": panels[1][0], "side": panels[1][1], "poses": grid}

@@ -155,7 +155,8 @@ def test_update_keeps_names_action_and_keyframes():
     px = np.empty(4 * img.size[0] * img.size[1], dtype=np.float32)
     img.pixels.foreach_get(px)
     assert px[:3].mean() < 0.45  # the albedo follows the new skin type (type 6 is dark)
-    assert len([i for i in bpy.data.images if i.users]) == 1
+    used = sorted(i.name.rsplit("_", 1)[-1] for i in bpy.data.images if i.users)
+    assert used == ["albedo", "normal", "roughness"], used  # the maps replaced in place, none left behind
 
 
 def _keyframes(arm):

@@ -51,3 +51,28 @@ def test_stride_pose_moves_legs_forward_and_back(body):
         # -Y is the front: the left thigh swings forward, the right one back
         assert posed[lv, 1].mean() < a.vertices[lv, 1].mean() - 0.02
         assert posed[rv, 1].mean() > a.vertices[rv, 1].mean() + 0.02
+
+
+def test_previews_draw_the_albedo_and_the_normal_maps_shading(body):
+    from pipeline.preview.offscreen import SurfaceMaps
+
+    rig = body.rig("game_engine")
+    a = avatar_from_batch(body, rig, assemble(body, rig, body.presets["adult_woman"]), 0, "w", 4)
+    v = a.vertices.astype(np.float64)
+    s = 256
+    flat = np.zeros((s, s, 3), np.uint8) + np.array([128, 128, 255], np.uint8)
+    tilt = np.random.default_rng(0).normal(0.0, 0.5, (s // 8, s // 8, 2)).repeat(8, 0).repeat(8, 1)
+    n = np.concatenate([tilt, np.ones((s, s, 1))], -1)
+    bumpy = ((n / np.linalg.norm(n, axis=-1, keepdims=True) * 0.5 + 0.5) * 255).round().astype(np.uint8)
+    rough = np.full((s, s), 150, np.uint8)
+    images = {}
+    with Renderer(200, 400) as r:
+        for key, albedo, normal in (("red", (200, 40, 40), flat), ("blue", (40, 40, 200), flat),
+                                    ("red_bumpy", (200, 40, 40), bumpy)):
+            maps = SurfaceMaps(a.uvs, np.zeros((s, s, 3), np.uint8) + np.array(albedo, np.uint8), normal, rough)
+            img, depth = r.render(v, a.faces, (0.8, 0.6, 0.5, 1), FRONT, 2.2, 0.9, maps)
+            images[key] = img.astype(np.float64)[depth > 0]
+    red, blue, bumpy_red = images["red"], images["blue"], images["red_bumpy"]
+    assert red[:, 0].mean() > 2 * red[:, 2].mean() and blue[:, 2].mean() > 2 * blue[:, 0].mean()  # the albedo
+    # the normal map shades: same albedo and geometry, a different light response texel by texel
+    assert np.abs(bumpy_red - red).mean() > 5.0

@@ -149,14 +149,24 @@ def test_cycles_previews_and_usd_textures_are_recorded(tmp_path):
     spec = tmp_path / "one.toml"
     spec.write_text('[[avatar]]\nname = "a"\nsex = "female"\nage_years = 30\nheight_cm = 165\nweight_kg = 60\n'
                     "fitzpatrick = 5\n")
-    manifest, code = generate(spec, GenerateOptions(out=tmp_path / "o", formats=("glb", "usd"), texture_size=256,
+    formats = ("glb", "usd", "fbx-unity", "fbx-unreal")
+    manifest, code = generate(spec, GenerateOptions(out=tmp_path / "o", formats=formats, texture_size=256,
                                                     preview_engine="cycles", echo=lambda s: None))
     assert code == 0, manifest
     files = manifest["avatars"]["a"]["files"]
-    # Blender previews: front and side (the pose sheet is pyrender's); USD's texture beside the stage, checksummed
-    assert {"preview.png", "preview_side.png", "textures/a_albedo.png", "a.usdc", "a.glb"} <= set(files)
+    # Blender previews: front and side (the pose sheet is pyrender's); USD's maps beside the stage and the roughness
+    # packed for Unreal (ORM) and Unity (mask map) beside the FBX files, all checksummed
+    maps = {f"textures/a_{m}.png" for m in ("albedo", "normal", "roughness", "ORM", "MaskMap")}
+    assert {"preview.png", "preview_side.png", "a.usdc", "a.glb", "a.unity.fbx", "a.unreal.fbx"} | maps <= set(files)
     assert "preview_poses.png" not in files
     folder = tmp_path / "o" / "a"
+    from PIL import Image
+
+    rough = np.asarray(Image.open(folder / "textures" / "a_roughness.png").convert("L"))
+    orm = np.asarray(Image.open(folder / "textures" / "a_ORM.png"))
+    mask = np.asarray(Image.open(folder / "textures" / "a_MaskMap.png"))
+    assert orm.shape == (256, 256, 3) and (orm[..., 1] == rough).all() and rough.std() > 1.0
+    assert mask.shape == (256, 256, 4) and (mask[..., 3] == 255 - rough).all()
     for name, info in files.items():
         assert sha256_file(folder / name) == info["sha256"], name
     assert (tmp_path / "o" / "contact_sheet.png").exists()

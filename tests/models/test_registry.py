@@ -34,8 +34,8 @@ def test_every_entry_resolves_and_names_its_weights_folder():
         for what in ("train", "evaluate", "load"):
             assert callable(entry.resolve(what))
         assert (weights_dir(name) / "config.json").is_file()
-    with pytest.raises(ValueError, match="unknown model 'texture'; models: decoder"):
-        get("texture")
+    with pytest.raises(ValueError, match="unknown model 'nosuch'; models: decoder, texture"):
+        get("nosuch")
     make = subprocess.run(["make", "-n", "train", "MODEL=decoder"], capture_output=True, text=True, cwd=ROOT)
     assert "pipeline train decoder --out models/weights/decoder" in make.stdout
     listed = subprocess.run([sys.executable, "-m", "models.common.registry"], capture_output=True, text=True)
@@ -49,8 +49,10 @@ def test_cli_models_evaluate_and_unknown_names():
     assert proc.returncode == 0, proc.stderr
     rows = [line for line in proc.stdout.splitlines() if "decoder" in line and "ridge" in line]
     assert len(rows) == 4 and all("mean body" in r for r in rows)  # the baselines, printed in the same run
-    proc = _cli("train", "texture", "--out", "x")
-    assert proc.returncode == 2 and "unknown model 'texture'" in proc.stderr
+    proc = _cli("train", "nosuch", "--out", "x")
+    assert proc.returncode == 2 and "unknown model 'nosuch'" in proc.stderr
+    proc = _cli("train", "decoder", "--out", "x", "--data", ".")
+    assert proc.returncode == 2 and "does not fine-tune on a data folder" in proc.stderr
     proc = _cli("train", "decoder", "--out", "x", "--minutes", 500)
     assert proc.returncode == 2 and "--minutes = 500.0 is outside the allowed range" in proc.stderr
 

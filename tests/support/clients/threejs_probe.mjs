@@ -51,6 +51,7 @@ for (const job of jobs) {
     worstSum = Math.max(worstSum, Math.abs(sum - 1));
   }
   const map = mesh.material.map;
+  const size = (t) => (t && t.image ? { width: t.image.width, height: t.image.height, name: t.name } : null);
   const rest = skinnedPositions(gltf.scene, mesh);
   for (const [name, q] of Object.entries(job.pose || {})) {
     const bone = mesh.skeleton.getBoneByName(THREE.PropertyBinding.sanitizeNodeName(name));
@@ -65,7 +66,9 @@ for (const job of jobs) {
     worst_weight_sum_error: worstSum,
     bad_joint_indices: badIndex,
     morph_targets: (geometry.morphAttributes.position || []).length,
-    texture: map && map.image ? { width: map.image.width, height: map.image.height, name: map.name } : null,
+    texture: size(map),
+    normal_map: size(mesh.material.normalMap),
+    roughness_map: size(mesh.material.roughnessMap),
     rest: rest,
     posed: skinnedPositions(gltf.scene, mesh),
     messages: messages.slice(before),

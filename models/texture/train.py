@@ -1,0 +1,220 @@
+"""Train the TextureDecoder on maps painted by the procedural generator (``models.texture.data``).
+
+Each round draws ``batch`` requests over the product's range and their seeds, paints their maps (the data,
+never stored) and takes ``crops_per_batch`` optimiser steps on windows of them (half on the head's UV island,
+where the small regions are). The network sees the same seeded noise the generator used, so the loss can be per
+texel: L1 on albedo (sRGB), normal x, y (x 2) and roughness, plus L1 on the albedo's 4 x 4 block means (x 4, the
+tone) and L1 on the error's high-frequency band (the error minus its 5 x 5 mean, x 2: freckles, moles and pores),
+inside UV islands (texels outside count x 0.1).
+
+Fine-tuning on a studio's own textures (``--data DIR``): ``finetune`` reads ``DIR/<name>/albedo.png`` (sRGB),
+optional ``normal.png`` (tangent space, OpenGL convention: +Y along +v) and ``roughness.png`` (grey), all in the
+template's UV layout at 1024 x 1024, and ``DIR/<name>/request.json`` with ``age_years``, ``sex`` (0-1),
+optional ``skin_ita`` (measured from the albedo when missing), ``hair_color``, ``freckles``. Without the noise a
+scan was made with, the loss compares 8 x 8 block means (colour) and block standard deviations (detail strength)
+instead of texels.
+
+Seeds: training draws request seeds from ``cfg.seed``; evaluation seeds (``evaluate``) are never drawn here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.common.reports import write_json
+from models.texture.data import (
+    SkinRequest,
+    condition,
+    hair_tuple,
+    noise_for_seed,
+    procedural_maps,
+    random_request,
+    stack_noise,
+    template_tensors,
+)
+from models.texture.model import TextureConfig, TextureDecoder, latent_for_seed
+
+TRAIN_SEED_BASE = 1_000_000  # request seeds of training: TRAIN_SEED_BASE + k; evaluation uses seeds below it
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    minutes: float = 27.0
+    seed: int = 1234
+    batch: int = 4
+    crops_per_batch: int = 16
+    crop: int = 128  # window side at 512 texels (256 at 1024)
+    lr: float = 3e-3
+    lr_end: float = 1e-4
+    max_rounds: int = 100_000
+    data: str | None = None  # a folder of textures to fine-tune on (see the module docstring)
+
+
+def maps_target(maps: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Generator output -> (B, 6, S, S) in the network's channel order."""
+    return torch.cat([maps["albedo"], maps["normal"], maps["roughness"]], dim=1)
+
+
+_WEIGHTS = torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0, 1.0])[None, :, None, None]
+
+
+def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    w = mask * 0.9 + 0.1
+    l1 = ((pred - target).abs() * _WEIGHTS * w).mean()
+    lp = (F.avg_pool2d(pred[:, :3], 4) - F.avg_pool2d(target[:, :3], 4)).abs() * F.avg_pool2d(w, 4)
+    # the error's own high-frequency band: freckles, moles and pores are small in texel count, not in look
+    d = pred - target
+    hf = (d - F.avg_pool2d(d, 5, stride=1, padding=2, count_include_pad=False)).abs() * _WEIGHTS * w
+    return l1 + 4.0 * lp.mean() + 2.0 * hf.mean()
+
+
+def inputs_for(reqs: list[SkinRequest], latent_dim: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    cond = torch.from_numpy(np.stack([condition(r) for r in reqs]))
+    lat = torch.from_numpy(np.stack([latent_for_seed(r.seed, latent_dim) for r in reqs]))
+    return cond, lat, stack_noise([noise_for_seed(r.seed) for r in reqs])
+
+
+def _crop_origin(rng: np.random.Generator, n: int) -> tuple[int, int]:
+    if rng.random() < 0.5:  # the head island (right side of the layout)
+        return int(rng.integers(320, 512 - n + 1)), int(rng.integers(60, 450 - n))
+    return int(rng.integers(0, 512 - n + 1)), int(rng.integers(0, 512 - n + 1))
+
+
+def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) -> dict:
+    """Train (or fine-tune with ``cfg.data``), save weights, config, training log and return the log."""
+    cfg = cfg or TrainConfig()
+    if cfg.data:
+        return finetune(out_dir, cfg, progress)
+    from tqdm import tqdm
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = TextureDecoder(TextureConfig())
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    inside = template_tensors()["inside"]
+    t0 = time.perf_counter()
+    budget = cfg.minutes * 60.0
+    log: list[dict] = []
+    seed_counter = TRAIN_SEED_BASE + cfg.seed * 10_000
+    bar = tqdm(total=int(budget), unit="s", disable=not progress, desc="texture")
+    step = 0
+    for rnd in range(cfg.max_rounds):
+        elapsed = time.perf_counter() - t0
+        if elapsed > budget:
+            break
+        reqs = [random_request(rng, seed_counter + k) for k in range(cfg.batch)]
+        seed_counter += cfg.batch
+        cond, lat, noise = inputs_for(reqs, model.cfg.latent_dim)
+        target = maps_target(procedural_maps(reqs, noise))
+        losses = []
+        for _ in range(cfg.crops_per_batch):
+            frac = min((time.perf_counter() - t0) / budget, 1.0)
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr_end + 0.5 * (cfg.lr - cfg.lr_end) * (1 + np.cos(np.pi * frac))
+            y0, x0 = _crop_origin(rng, cfg.crop)
+            n = cfg.crop
+            pred = model(cond, lat, noise, crop=(y0, x0, n))
+            sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
+            loss = texel_loss(pred, target[sl], inside[sl])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            step += 1
+        log.append({"round": rnd, "step": step, "seconds": round(time.perf_counter() - t0, 1),
+                    "loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"]})
+        bar.update(int(time.perf_counter() - t0) - bar.n)
+        bar.set_postfix(loss=f"{np.mean(losses):.4f}")
+    bar.close()
+    out_dir = Path(out_dir)
+    model.save(out_dir)
+    summary = {"config": dataclasses.asdict(cfg), "rounds": len(log), "steps": step,
+               "seconds": round(time.perf_counter() - t0, 1), "final_loss": log[-1]["loss"] if log else None,
+               "threads": torch.get_num_threads(), "log": log}
+    write_json(out_dir / "training_log.json", summary)
+    return summary
+
+
+def _read_folder(folder: Path) -> list[tuple[SkinRequest, torch.Tensor]]:
+    """(request, (6, 1024, 1024) target) for each sub-folder of ``folder`` (format: module docstring)."""
+    from PIL import Image
+
+    from models.texture.evaluate import albedo_skin_ita
+
+    out = []
+    for sub in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+        meta = json.loads((sub / "request.json").read_text())
+        alb = np.asarray(Image.open(sub / "albedo.png").convert("RGB"), dtype=np.float32) / 255.0
+        if alb.shape != (1024, 1024, 3):
+            raise ValueError(f"{sub / 'albedo.png'}: must be 1024 x 1024 in the template's UV layout")
+        nrm = (np.asarray(Image.open(sub / "normal.png").convert("RGB"), dtype=np.float32)[..., :2] / 127.5 - 1.0
+               if (sub / "normal.png").is_file() else np.zeros((1024, 1024, 2), np.float32))
+        rough = (np.asarray(Image.open(sub / "roughness.png").convert("L"), dtype=np.float32)[..., None] / 255.0
+                 if (sub / "roughness.png").is_file() else np.full((1024, 1024, 1), 0.55, np.float32))
+        age = float(meta["age_years"])
+        ita = float(meta["skin_ita"]) if "skin_ita" in meta else albedo_skin_ita((alb * 255).astype(np.uint8))
+        from models.texture.data import default_freckles
+
+        req = SkinRequest(ita=ita, age=age, sex=float(meta.get("sex", 0.5)),
+                          hair=hair_tuple(meta.get("hair_color"), ita, age),
+                          freckles=float(meta.get("freckles", default_freckles(ita, age))),
+                          seed=int(meta.get("seed", 0)))
+        out.append((req, torch.from_numpy(np.concatenate([alb, nrm, rough], axis=-1).transpose(2, 0, 1).copy())))
+    if not out:
+        raise ValueError(f"{folder}: no texture folders (each needs albedo.png and request.json)")
+    return out
+
+
+def statistics_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L1 of 8 x 8 block means and block standard deviations, inside UV islands."""
+    w = F.avg_pool2d(mask, 8)
+
+    def stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = F.avg_pool2d(x, 8)
+        return m, (F.avg_pool2d(x * x, 8) - m * m).clamp_min(1e-8).sqrt()
+
+    pm, ps = stats(pred)
+    tm, ts = stats(target)
+    return (((pm - tm).abs() + (ps - ts).abs()) * _WEIGHTS * w).mean()
+
+
+def finetune(out_dir: Path, cfg: TrainConfig, progress: bool = True, base: Path | None = None) -> dict:
+    """Fine-tune the shipped (or ``base``) weights on ``cfg.data`` for ``cfg.minutes``."""
+    from tqdm import tqdm
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    items = _read_folder(Path(cfg.data))
+    model = TextureDecoder.load(base)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr * 0.1)
+    inside = template_tensors()["inside"]
+    t0 = time.perf_counter()
+    log: list[dict] = []
+    step = 0
+    with tqdm(total=cfg.max_rounds, disable=not progress, desc="texture fine-tune") as bar:
+        while time.perf_counter() - t0 < cfg.minutes * 60.0 and step < cfg.max_rounds:
+            req, target = items[int(rng.integers(0, len(items)))]
+            cond, lat, noise = inputs_for([req], model.cfg.latent_dim)
+            y0, x0 = _crop_origin(rng, cfg.crop)
+            n = cfg.crop
+            sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
+            loss = statistics_loss(model(cond, lat, noise, crop=(y0, x0, n)), target[None][sl], inside[sl])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            log.append({"step": step, "loss": float(loss.detach())})
+            step += 1
+            bar.update(1)
+    model.save(Path(out_dir))
+    summary = {"config": dataclasses.asdict(cfg), "steps": step, "textures": len(items),
+               "seconds": round(time.perf_counter() - t0, 1), "log": log}
+    write_json(Path(out_dir) / "training_log.json", summary)
+    return summary

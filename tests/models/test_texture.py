@@ -1,0 +1,155 @@
+"""The neural skin texture: the biophysical data, the generator, the TextureDecoder, training and fine-tuning."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models.texture import skin_optics
+from models.texture.data import (
+    BLOOD,
+    HAIR_COLORS,
+    MELANIN,
+    SkinRequest,
+    default_freckles,
+    default_hair,
+    noise_for_seed,
+    procedural_maps,
+    stack_noise,
+)
+from models.texture.evaluate import albedo_skin_ita, skin_mask, wrinkle_energy
+from models.texture.infer import network_output, skin_maps, skin_request
+from models.texture.model import TextureDecoder
+from models.texture.template import REGIONS, template_maps
+from pipeline.core.spec import parse_avatar
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(2)
+    return TextureDecoder.load()
+
+
+def test_skin_model_spans_the_ita_range_monotonically():
+    lo, hi = skin_optics.ita_range()
+    assert lo <= -60 and hi >= 70
+    itas = np.linspace(-60, 70, 27)
+    mel = skin_optics.melanin_for_ita(itas)
+    assert np.all(np.diff(mel) < 0)  # lighter skin, less melanin
+    back = skin_optics.ita_of_lab(skin_optics.skin_lab(mel, skin_optics.BLOOD_DEFAULT))
+    assert np.abs(back - itas).max() < 0.05  # the documented inverse
+
+
+def test_skin_model_against_published_colours_and_regions():
+    # Han et al. 2006: mean L*a*b* of Korean skin 61.75, 9.56, 17.08; forehead 5.9 L* darker than the medial arm,
+    # cheek 3.7 a* redder than the medial arm
+    lab = np.array([61.75, 9.56, 17.08])
+    m = skin_optics.melanin_for_ita(skin_optics.ita_of_lab(lab))
+    b = skin_optics.BLOOD_DEFAULT
+    model = skin_optics.skin_lab(m, b)
+    assert np.abs(model - lab).max() < 4.0
+    forehead = skin_optics.skin_lab(m * MELANIN["sun"], b * BLOOD["forehead"])
+    arm = skin_optics.skin_lab(m * MELANIN["inner_arm"], b * BLOOD["inner_arm"])
+    cheek = skin_optics.skin_lab(m * MELANIN["sun"], b * BLOOD["cheeks"])
+    assert -10.0 < forehead[0] - arm[0] < -2.5
+    assert 1.5 < cheek[1] - arm[1] < 7.0
+    # palms: much lighter than the back of the hand on dark skin, little different on light skin
+    dark, light = skin_optics.melanin_for_ita(-40.0), skin_optics.melanin_for_ita(55.0)
+    d_dark = skin_optics.skin_lab(dark * MELANIN["palms"], b)[0] - skin_optics.skin_lab(dark * MELANIN["sun"], b)[0]
+    d_light = skin_optics.skin_lab(light * MELANIN["palms"], b)[0] - skin_optics.skin_lab(light * MELANIN["sun"], b)[0]
+    assert d_dark > 12.0 and 0 < d_light < d_dark / 2
+
+
+def test_template_regions_sit_where_they_belong():
+    t = template_maps(1024)
+    reg = t["regions"]
+    inside = t["inside"] > 0.5
+    area = {r: float((reg[..., i] > 0.5)[inside].mean()) for i, r in enumerate(REGIONS)}
+    for r in ("lips", "eyebrows", "nails", "palms", "soles", "forehead", "cheeks", "knuckles", "areolae"):
+        assert area[r] > 0, r
+    assert area["face"] > area["forehead"] > area["eyebrows"]
+    # lips and eyebrows never overlap
+    assert not np.any((reg[..., REGIONS.index("lips")] > 0.5) & (reg[..., REGIONS.index("eyebrows")] > 0.5))
+
+
+def test_spec_keys_resolve_defaults_by_tone_and_age():
+    base = {"name": "a", "sex": "male", "age_years": 70, "height_cm": 175, "weight_kg": 75, "skin_ita": 50}
+    r = skin_request(parse_avatar(base))
+    assert r.hair == default_hair(50, 70) and r.hair[2] > 0  # grey from 55
+    assert r.freckles == default_freckles(50, 70)
+    r = skin_request(parse_avatar({**base, "hair_color": "red", "freckles": 0.9}))
+    assert r.hair == HAIR_COLORS["red"] and r.freckles == 0.9
+    assert skin_request(parse_avatar({**base, "hair_color": 0.3})).hair == (0.3, 0.0, 0.0)
+    assert default_freckles(-40, 20) == 0.0 < default_freckles(60, 20)
+
+
+def test_generator_attributes_act_as_asked():
+    young = SkinRequest(ita=55, age=25, sex=0.0, hair=HAIR_COLORS["red"], freckles=0.0, seed=3)
+    freckled = SkinRequest(ita=55, age=25, sex=0.0, hair=HAIR_COLORS["red"], freckles=1.0, seed=3)
+    old = SkinRequest(ita=55, age=85, sex=1.0, hair=HAIR_COLORS["white"], freckles=0.0, seed=3)
+    maps = procedural_maps([young, freckled, old], stack_noise([noise_for_seed(3)] * 3))
+    face = template_maps(1024)["regions"][..., REGIONS.index("face")] > 0.5
+    lum = maps["albedo"].mean(1).numpy()
+    assert lum[1][face].std() > 1.3 * lum[0][face].std()  # freckles darken spots of the face
+    fore = template_maps(1024)["regions"][..., REGIONS.index("forehead")] > 0.5
+    n = maps["normal"].numpy()
+    assert wrinkle_energy(n[2], fore) > 3 * wrinkle_energy(n[0], fore)  # wrinkles deepen with age
+
+
+def test_network_maps_deterministic_and_seeded(model):
+    r = SkinRequest(ita=30, age=40, sex=1.0, hair=HAIR_COLORS["brown"], freckles=0.2, seed=11)
+    a, b = skin_maps(model, [r])[0], skin_maps(model, [r])[0]
+    assert a.albedo.tobytes() == b.albedo.tobytes() and a.normal.tobytes() == b.normal.tobytes()
+    c = skin_maps(model, [SkinRequest(**{**r.__dict__, "seed": 12})])[0]
+    assert np.abs(a.albedo.astype(int) - c.albedo.astype(int)).mean() > 0.3
+    assert a.albedo.shape == (1024, 1024, 3) and a.normal.shape == (1024, 1024, 3) and a.roughness.shape == (1024,
+                                                                                                             1024)
+    small = skin_maps(model, [r], 256)[0]
+    assert small.albedo.shape == (256, 256, 3) and small.roughness.dtype == np.uint8
+    # normals are unit length and face outwards (blue up)
+    n = a.normal.astype(np.float64) / 127.5 - 1.0
+    assert np.abs(np.linalg.norm(n, axis=-1) - 1).max() < 0.03 and n[..., 2].min() > 0.3
+
+
+@pytest.mark.parametrize("ita", [-55.0, -20.0, 15.0, 45.0, 68.0])
+def test_network_skin_tone_matches_the_request(model, ita):
+    r = SkinRequest(ita=ita, age=35, sex=0.0, hair=default_hair(ita, 35), freckles=default_freckles(ita, 35), seed=5)
+    alb = skin_maps(model, [r])[0].albedo
+    # the shipped network's tone error (median ITA of the skin texels); the evaluation reports the 1-degree bar
+    # over 500 requests (report.json: tone), which it does not meet yet
+    assert abs(albedo_skin_ita(alb) - ita) < 5.0
+    assert skin_mask().mean() > 0.4
+
+
+def test_network_follows_its_generator(model):
+    r = SkinRequest(ita=20, age=60, sex=1.0, hair=HAIR_COLORS["dark_brown"], freckles=0.3, seed=21)
+    net = network_output(model, [r])[0]
+    gen = procedural_maps([r], stack_noise([noise_for_seed(21)]))
+    inside = torch.from_numpy(template_maps(1024)["inside"] > 0.5)
+    err = (net[:3] - gen["albedo"][0]).abs().mean(0)[inside].mean()
+    assert float(err) < 0.02  # sRGB, about 5 levels of 255
+
+
+def test_training_and_finetuning_run(tmp_path):
+    from models.texture.train import TrainConfig, train
+    from pipeline.formats.png import encode_png
+
+    log = train(tmp_path / "w", TrainConfig(minutes=5, max_rounds=1, batch=1, crops_per_batch=2, crop=32),
+                progress=False)
+    assert log["steps"] == 2 and np.isfinite(log["final_loss"])
+    assert TextureDecoder.load(tmp_path / "w") is not None
+    # a folder of two textures in the documented format, fine-tuned for a few steps
+    data = tmp_path / "scans"
+    for k, ita in enumerate((10.0, 50.0)):
+        r = SkinRequest(ita=ita, age=30, sex=0.0, hair=HAIR_COLORS["brown"], freckles=0.2, seed=k)
+        m = procedural_maps([r], stack_noise([noise_for_seed(k)]))
+        d = data / f"scan{k}"
+        d.mkdir(parents=True)
+        (d / "albedo.png").write_bytes(encode_png((m["albedo"][0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)))
+        (d / "request.json").write_text(json.dumps({"age_years": 30, "sex": 0.0, "hair_color": "brown"}))
+    log = train(tmp_path / "ft", TrainConfig(minutes=5, max_rounds=3, crop=32, data=str(data)), progress=False)
+    assert log["steps"] == 3 and log["textures"] == 2 and all(np.isfinite(e["loss"]) for e in log["log"])
+    assert TextureDecoder.load(tmp_path / "ft") is not None
