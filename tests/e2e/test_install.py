@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _source_copy(dest: Path) -> Path:
-    """What ``pip install .`` reads: the project file, README, the packages and the body data (not tests, .git)."""
+    """What ``pip install .`` reads: the project file, README, the packages, the body data and the spectra (not
+    tests, .git)."""
     dest.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
@@ -23,6 +24,7 @@ def _source_copy(dest: Path) -> Path:
     for pkg in ("pipeline", "models"):
         shutil.copytree(ROOT / pkg, dest / pkg, ignore=ignore)
     shutil.copytree(ROOT / "assets" / "body", dest / "assets" / "body", ignore=shutil.ignore_patterns("population.npz"))
+    shutil.copytree(ROOT / "assets" / "spectra", dest / "assets" / "spectra")
     return dest
 
 
