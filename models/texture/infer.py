@@ -75,9 +75,10 @@ def to_maps(out: torch.Tensor, size: int = 1024) -> list[SkinMaps]:
         out = F.interpolate(out, size=(size, size), mode="bicubic", align_corners=False)
     alb = (out[:, :3].clamp(0, 1) * 255).round().to(torch.uint8)
     nxy = out[:, 3:5].clamp(-0.99, 0.99)
-    nz = (1 - (nxy * nxy).sum(1, keepdim=True)).clamp_min(1e-4).sqrt()
-    n = torch.cat([nxy, nz], 1)
-    n = n / n.norm(dim=1, keepdim=True)
+    r2 = nxy[:, :1] * nxy[:, :1] + nxy[:, 1:] * nxy[:, 1:]
+    nz = (1 - r2).clamp_min(1e-4).sqrt()
+    inv = torch.rsqrt(r2 + nz * nz)  # elementwise: torch's norm over the channel axis costs ~60 ms at 1024
+    n = torch.cat([nxy * inv, nz * inv], 1)
     nrm = ((n * 0.5 + 0.5) * 255).round().to(torch.uint8)
     rough = (out[:, 5].clamp(0, 1) * 255).round().to(torch.uint8)
     alb, nrm, rough = (x.numpy() for x in (alb, nrm, rough))
