@@ -1,18 +1,21 @@
-"""TextureDecoder: a conditional convolutional generator from a request's attributes, a seed's latent and the
-seed's white noise to the avatar's three skin maps in the template's UV layout.
+"""TextureDecoder: a conditional per-texel network from a request's attributes, a seed's latent and the seed's
+white noise to the avatar's three skin maps in the template's UV layout.
 
-Inputs: the condition vector (``data.condition``: tone as ITA and melanin, age, sex, hair, freckles), a latent
-from the seed (``latent_dim`` normal values), the seed's white noise at 1024, 512, 256, 128 and 32 texels
-(``data.noise_for_seed``), and the template's fixed maps (region weights, wrinkle guides, UV coordinates, island
-mask), the same for every avatar.
+Inputs at every texel of a 512 x 512 grid: the template's fixed maps there (region weights, wrinkle guides, UV,
+island mask, area-averaged from 1024; the same for every avatar), the seed's white noise at 512 and its noise at
+256, 128 and 32 texels brought to 512 by bilinear upsampling (``data.noise_for_seed``, ``data.up``), and the
+condition (``data.condition``: tone as ITA, melanin and sRGB, age, sex, hair, freckles) with the seed's latent
+(``latent_dim`` normal values).
 
-Two branches, sized for 2 CPU cores:
-- coarse, at 128 x 128: the template maps, the condition and latent broadcast, the 32-texel noise -> features
-  for the skin's low-frequency colour and its regional changes;
-- fine, at 512 x 512: those features upsampled, the template maps at 512 and the noise at 512, 256 and 128
-  -> per 2 x 2 texel block of the 1024 map: a base value and a gain for the 1024-texel noise for each of the six
-  output channels (albedo sRGB, normal x and y, roughness), rearranged to 1024 (pixel shuffle).
-Output = base + gain x noise1024: the network decides where grain goes (pores, stubble) and how strong.
+Layers (one small MLP shared by all texels, as matrix products over the texels, sized for 2 CPU cores):
+- in: template, noise and condition -> ``hidden`` (the condition enters as a per-avatar bias; the template's part
+  is the same for every avatar and cached at inference), ReLU;
+- mid (``depth`` times): ``hidden`` -> ``hidden``, scaled and shifted per avatar by a small network of the
+  condition (feature-wise linear modulation, FiLM), ReLU;
+- out: per texel, a value and a gain for the seed's 1024-texel noise of the albedo (sRGB, 3 each), a height and
+  a roughness with its gain: brought to 1024 by bilinear upsampling, value + gain x noise1024;
+- normal: a fixed central-difference layer turns the 1024 height into tangent-space normal x, y (OpenGL, +Y
+  along +v).
 """
 
 from __future__ import annotations
@@ -29,95 +32,110 @@ from models.texture.data import N_CONDITION, template_tensors, up
 from models.texture.template import REGIONS, SIZE, WRINKLES
 
 NAME = "texture"
+GRID = SIZE // 2
 N_TEMPLATE = len(REGIONS) + len(WRINKLES) + 3  # regions, wrinkle guides, u, v, inside
+N_NOISE = 9  # n512 (3), n256 (2), n128 (2), n32 (2) at 512
+N_OUT = 9  # albedo value (3) and gain (3), height, roughness value and gain
 
 
 @dataclasses.dataclass
 class TextureConfig:
-    """Architecture. latent_dim: the seed's latent; coarse: channels at 128; fine: channels at 512."""
+    """Architecture. latent_dim: the seed's latent; hidden: features per texel; depth: modulated hidden layers;
+    film: width of the condition's modulation network."""
 
     latent_dim: int = 8
-    coarse: int = 32
-    fine_in: int = 24
-    fine: int = 16
+    hidden: int = 32
+    depth: int = 1
+    film: int = 64
 
 
-def template_input(size: int) -> torch.Tensor:
+def template_input(size: int = GRID) -> torch.Tensor:
     """(1, N_TEMPLATE, size, size) the template's fixed maps at ``size`` (area-averaged down from 1024)."""
     t = template_tensors(SIZE)
     full = torch.cat([t["regions"], t["wrinkles"], t["uv"], t["inside"]], dim=1)
-    if size == SIZE:
-        return full
-    return F.adaptive_avg_pool2d(full, size)
+    return full if size == SIZE else F.adaptive_avg_pool2d(full, size)
+
+
+def noise_input(noise: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(B, N_NOISE, 512, 512): the seed's noise at 512, 256, 128 and 32 texels brought to 512 (bilinear)."""
+    return torch.cat([noise["n512"], up(noise["n256"], GRID), up(noise["n128"], GRID), up(noise["n32"], GRID)], 1)
+
+
+def height_to_normal(height: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) height in texel units -> (B, 2, H, W) tangent-space normal x, y (central differences, +v up
+    the image, edges replicated)."""
+    hp = F.pad(height, (1, 1, 1, 1), mode="replicate")
+    dx = (hp[..., 1:-1, 2:] - hp[..., 1:-1, :-2]) * 0.5
+    dy = (hp[..., :-2, 1:-1] - hp[..., 2:, 1:-1]) * 0.5
+    inv = torch.rsqrt(1.0 + dx * dx + dy * dy)
+    return torch.cat([-dx * inv, -dy * inv], dim=1)
 
 
 class TextureDecoder(nn.Module):
-    """(condition (B, 10), latent (B, L), noise dict) -> (B, 6, 1024, 1024): albedo sRGB (3), normal x, y,
-    roughness."""
+    """(condition (B, N_CONDITION), latent (B, L), noise dict) -> (B, 6, 1024, 1024): albedo sRGB (3), normal
+    x, y, roughness."""
 
     def __init__(self, cfg: TextureConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg = cfg or TextureConfig()
         n_cond = N_CONDITION + cfg.latent_dim
-        c = cfg.coarse
-        self.coarse = nn.Sequential(
-            nn.Conv2d(N_TEMPLATE + n_cond + 2, c, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(c, c, 1),
-        )
-        self.fine_in = nn.Conv2d(c + N_TEMPLATE + 7 + n_cond, cfg.fine_in, 1)
-        self.fine = nn.Sequential(
-            nn.ReLU(inplace=True),
-            nn.Conv2d(cfg.fine_in, cfg.fine, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(cfg.fine, 12 * 4, 1),
-        )
-        self._templates: dict[int, torch.Tensor] = {}
+        h = cfg.hidden
+        self.inp = nn.Linear(N_TEMPLATE + N_NOISE + n_cond, h)
+        self.film = nn.Sequential(nn.Linear(n_cond, cfg.film), nn.ReLU(inplace=True),
+                                  nn.Linear(cfg.film, 2 * h * cfg.depth))
+        self.mid = nn.ModuleList(nn.Linear(h, h) for _ in range(cfg.depth))
+        self.out = nn.Linear(h, N_OUT)
+        nn.init.zeros_(self.film[-1].weight)
+        nn.init.zeros_(self.film[-1].bias)
+        self._template: torch.Tensor | None = None
         self._template_cache: tuple | None = None
 
-    def _template(self, size: int) -> torch.Tensor:
-        if size not in self._templates:
-            self._templates[size] = template_input(size)
-        return self._templates[size]
+    def template(self) -> torch.Tensor:
+        if self._template is None:
+            self._template = template_input(GRID).flatten(2)  # (1, N_TEMPLATE, 512 * 512)
+        return self._template
 
     def forward(self, cond: torch.Tensor, latent: torch.Tensor, noise: dict[str, torch.Tensor],
-                crop: tuple[int, int, int] | None = None) -> torch.Tensor:
-        """``crop`` (y0, x0, n) at 512 texels returns only that window (2n x 2n at 1024): training on crops."""
+                crop: tuple[int, int, int] | None = None, grid_noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``crop`` (y0, x0, n) at 512 texels returns only that window (2n x 2n at 1024; training on crops, the
+        normals' differences at the window's edge use replicated heights). ``grid_noise``: ``noise_input(noise)``
+        when the caller has it."""
         b = cond.shape[0]
         cz = torch.cat([cond, latent], dim=1)
-        t128 = self._template(128).expand(b, -1, -1, -1)
-        x = torch.cat([t128, cz[:, :, None, None].expand(-1, -1, 128, 128), up(noise["n32"], 128)], dim=1)
-        coarse = self.coarse(x)
-        # the fine branch's first layer is 1 x 1 over [coarse features, template, noise, condition]: each part is
-        # applied where it is cheapest (coarse features before upsampling, which commutes with a 1 x 1 layer; the
-        # fixed template once per set of weights), the same function as concatenating at 512
-        w = self.fine_in.weight[:, :, 0, 0]
-        c = coarse.shape[1]
-        w_feat, w_t = w[:, :c], w[:, c: c + N_TEMPLATE]
-        w_n, w_c = w[:, c + N_TEMPLATE: c + N_TEMPLATE + 7], w[:, c + N_TEMPLATE + 7:]
-        h = up(F.conv2d(coarse, w_feat[:, :, None, None]), 512)
-        t = self._template_term(w_t)
-        noise512 = torch.cat([noise["n512"], up(noise["n256"], 512), up(noise["n128"], 512)], dim=1)
+        g = noise_input(noise) if grid_noise is None else grid_noise
         n1024 = noise["n1024"]
-        if crop is not None:
+        w = self.inp.weight
+        w_t, w_n, w_c = w[:, :N_TEMPLATE], w[:, N_TEMPLATE: N_TEMPLATE + N_NOISE], w[:, N_TEMPLATE + N_NOISE:]
+        if crop is None:
+            side_h = side_w = GRID
+            t = self._template_term(w_t)
+        else:
             y0, x0, n = crop
-            sl = (slice(None), slice(None), slice(y0, y0 + n), slice(x0, x0 + n))
-            h, t, noise512 = h[sl], t[sl], noise512[sl]
-            n1024 = n1024[:, :, 2 * y0: 2 * (y0 + n), 2 * x0: 2 * (x0 + n)]
-        bias = self.fine_in.bias + cz @ w_c.T  # (B, fine_in): the condition as a per-avatar bias
-        h = h + t + F.conv2d(noise512, w_n[:, :, None, None]) + bias[:, :, None, None]
-        out = F.pixel_shuffle(self.fine(h), 2)  # (B, 12, 2 side, 2 side)
-        return out[:, :6] + out[:, 6:] * n1024
+            side_h = side_w = n
+            t = self.template().view(1, N_TEMPLATE, GRID, GRID)[..., y0: y0 + n, x0: x0 + n].flatten(2)
+            t = w_t @ t
+            g = g[..., y0: y0 + n, x0: x0 + n]
+            n1024 = n1024[..., 2 * y0: 2 * (y0 + n), 2 * x0: 2 * (x0 + n)]
+        bias = self.inp.bias + cz @ w_c.T  # (B, hidden): the condition as a per-avatar bias
+        x = torch.relu(w_n @ g.flatten(2) + t + bias[:, :, None])  # (B, hidden, texels)
+        film = self.film(cz).view(b, self.cfg.depth, 2, -1)
+        for k, layer in enumerate(self.mid):
+            x = torch.relu(torch.baddbmm((layer.bias * (1.0 + film[:, k, 0]) + film[:, k, 1])[:, :, None],
+                                         (layer.weight * (1.0 + film[:, k, 0])[:, :, None]), x))
+        y = torch.baddbmm(self.out.bias[None, :, None].expand(b, -1, 1), self.out.weight.expand(b, -1, -1), x)
+        y = up(y.view(b, N_OUT, side_h, side_w), 2 * side_h)
+        albedo = y[:, 0:3] + y[:, 3:6] * n1024
+        rough = y[:, 7:8] + y[:, 8:9] * n1024
+        return torch.cat([albedo, height_to_normal(y[:, 6:7]), rough], dim=1)
 
     def _template_term(self, w_t: torch.Tensor) -> torch.Tensor:
-        """(1, fine_in, 512, 512): the fine layer applied to the fixed template maps (cached when not training)."""
+        """(1, hidden, 512 * 512): the input layer applied to the fixed template maps (cached when not training)."""
         if torch.is_grad_enabled() and w_t.requires_grad:
-            return F.conv2d(self._template(512), w_t[:, :, None, None])
+            return w_t @ self.template()
         key = (w_t.data_ptr(), w_t._version)
         if self._template_cache is None or self._template_cache[0] != key:
-            self._template_cache = (key, F.conv2d(self._template(512), w_t[:, :, None, None]))
+            self._template_cache = (key, w_t @ self.template())
         return self._template_cache[1]
-
     def save(self, folder: Path) -> None:
         """``texture.safetensors`` (float16: the maps are 8-bit) and ``config.json``."""
         from models.common.checkpoint import save_checkpoint

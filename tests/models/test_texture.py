@@ -120,7 +120,7 @@ def test_network_skin_tone_matches_the_request(model, ita):
     alb = skin_maps(model, [r])[0].albedo
     # the shipped network's tone error (median ITA of the skin texels); the evaluation reports the 1-degree bar
     # over 500 requests (report.json: tone), which it does not meet yet
-    assert abs(albedo_skin_ita(alb) - ita) < 5.0
+    assert abs(albedo_skin_ita(alb) - ita) < 2.5
     assert skin_mask().mean() > 0.4
 
 
