@@ -1,8 +1,8 @@
 """Speed of the skin maps: the TextureDecoder's three 1024 x 1024 maps as uint8, beside the procedural generator
 that made its training data and the flat stand-in, in the same run.
 
-Not a test. Prints the thread count, the load average and the median of ``--repeats`` runs of each (after one
-warm-up), and the ratios. Usage: ``python bench/bench_texture.py [--threads 2] [--repeats 9]``.
+Not a test. Prints the thread count, the load average and the median of ``--repeats`` runs of each (after three
+warm-ups), and the ratios. Usage: ``python bench/bench_texture.py [--threads 2] [--repeats 9]``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ import torch
 from timing import wall_times
 
 
-def _median_ms(fn, repeats: int) -> float:
+def _median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    """Median of ``repeats`` calls after ``warmup`` calls (torch's allocator and thread pool settle over the first
+    few 1024 maps: 118, 97, 82, 69, 53 ms for the first five, measured)."""
+    for _ in range(warmup - 1):
+        fn()
     return 1000.0 * float(np.median(wall_times(fn, repeats)))
 
 
