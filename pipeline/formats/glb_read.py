@@ -20,17 +20,16 @@ _DTYPES = {5121: np.uint8, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 
 
-def read_glb(path: Path) -> tuple[dict, bytes]:
-    """The JSON chunk (parsed) and the BIN chunk of a GLB file."""
-    data = Path(path).read_bytes()
+def parse_glb(data: bytes, name: str = "GLB data") -> tuple[dict, bytes, int]:
+    """The JSON chunk (parsed), the BIN chunk and the BIN chunk's byte offset in ``data``, a GLB file's bytes."""
     if len(data) < 20 or data[:4] != b"glTF":
-        raise ValueError(f"{path}: not a GLB file")
+        raise ValueError(f"{name}: not a GLB file")
     _, version, length = struct.unpack_from("<4sII", data)
     if version != 2 or length != len(data):
-        raise ValueError(f"{path}: unsupported or truncated GLB (version {version}, {length} vs {len(data)} bytes)")
+        raise ValueError(f"{name}: unsupported or truncated GLB (version {version}, {length} vs {len(data)} bytes)")
     n, kind = struct.unpack_from("<I4s", data, 12)
     if kind != b"JSON":
-        raise ValueError(f"{path}: first GLB chunk is not JSON")
+        raise ValueError(f"{name}: first GLB chunk is not JSON")
     gltf = json.loads(data[20:20 + n])
     off = 20 + n
     bin_chunk = b""
@@ -38,17 +37,27 @@ def read_glb(path: Path) -> tuple[dict, bytes]:
         m, kind = struct.unpack_from("<I4s", data, off)
         if kind == b"BIN\0":
             bin_chunk = data[off + 8:off + 8 + m]
-    return gltf, bin_chunk
+    return gltf, bin_chunk, off + 8
+
+
+def read_glb(path: Path) -> tuple[dict, bytes]:
+    """The JSON chunk (parsed) and the BIN chunk of a GLB file."""
+    gltf, blob, _ = parse_glb(Path(path).read_bytes(), str(path))
+    return gltf, blob
+
+
+def accessor_start(gltf: dict, index: int) -> int:
+    """Byte offset of an accessor's first element in the BIN chunk."""
+    acc = gltf["accessors"][index]
+    return gltf["bufferViews"][acc["bufferView"]].get("byteOffset", 0) + acc.get("byteOffset", 0)
 
 
 def accessor(gltf: dict, blob: bytes, index: int) -> np.ndarray:
     """A tightly packed accessor as a (count, width) array."""
     acc = gltf["accessors"][index]
-    view = gltf["bufferViews"][acc["bufferView"]]
     dtype = _DTYPES[acc["componentType"]]
     width = _WIDTH[acc["type"]]
-    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
-    arr = np.frombuffer(blob, dtype=dtype, count=acc["count"] * width, offset=start)
+    arr = np.frombuffer(blob, dtype=dtype, count=acc["count"] * width, offset=accessor_start(gltf, index))
     return arr.reshape(acc["count"], width)
 
 

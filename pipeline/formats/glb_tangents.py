@@ -10,10 +10,9 @@ Vertices are the exporter's, already split at UV seams, so seams keep their own 
 
 from __future__ import annotations
 
-import json
-import struct
-
 import numpy as np
+
+from pipeline.formats.glb_read import accessor, accessor_start, parse_glb
 
 _FLOAT = 5126
 
@@ -63,24 +62,16 @@ def vertex_tangents(positions: np.ndarray, normals: np.ndarray, uvs: np.ndarray,
 def rewrite_glb_tangents(data: bytes) -> bytes:
     """A GLB file's bytes with every primitive's TANGENT accessor recomputed by ``vertex_tangents`` (same
     layout and size; files without tangents come back unchanged)."""
-    magic, _version, _length = struct.unpack_from("<4sII", data, 0)
-    json_len, json_type = struct.unpack_from("<II", data, 12)
-    if magic != b"glTF" or json_type != 0x4E4F534A:
-        raise ValueError("not a GLB file")
-    gltf = json.loads(data[20: 20 + json_len])
-    bin_start = 20 + json_len + 8
+    gltf, blob, bin_start = parse_glb(data)
     out = bytearray(data)
 
-    def view(index: int) -> tuple[np.ndarray, int]:
+    def packed(index: int) -> np.ndarray:
         acc = gltf["accessors"][index]
-        bv = gltf["bufferViews"][acc["bufferView"]]
-        width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc["type"]]
-        dtype = {5126: np.float32, 5125: np.uint32, 5123: np.uint16, 5121: np.uint8}[acc["componentType"]]
-        if bv.get("byteStride", width * np.dtype(dtype).itemsize) != width * np.dtype(dtype).itemsize:
+        stride = gltf["bufferViews"][acc["bufferView"]].get("byteStride")
+        values = accessor(gltf, blob, index)
+        if stride is not None and stride != values.shape[1] * values.itemsize:
             raise ValueError("interleaved buffer views are not supported")
-        start = bin_start + bv.get("byteOffset", 0) + acc.get("byteOffset", 0)
-        arr = np.frombuffer(data, dtype=dtype, count=acc["count"] * width, offset=start)
-        return arr.reshape(acc["count"], width), start
+        return values
 
     for mesh in gltf.get("meshes", []):
         for prim in mesh["primitives"]:
@@ -90,8 +81,9 @@ def rewrite_glb_tangents(data: bytes) -> bytes:
             acc = gltf["accessors"][attrs["TANGENT"]]
             if acc["componentType"] != _FLOAT or acc["type"] != "VEC4":
                 raise ValueError("TANGENT must be float VEC4")
-            tangents = vertex_tangents(view(attrs["POSITION"])[0], view(attrs["NORMAL"])[0],
-                                       view(attrs["TEXCOORD_0"])[0], view(prim["indices"])[0].reshape(-1, 3))
-            _, start = view(attrs["TANGENT"])
+            packed(attrs["TANGENT"])
+            tangents = vertex_tangents(packed(attrs["POSITION"]), packed(attrs["NORMAL"]),
+                                       packed(attrs["TEXCOORD_0"]), packed(prim["indices"]).reshape(-1, 3))
+            start = bin_start + accessor_start(gltf, attrs["TANGENT"])
             out[start: start + tangents.nbytes] = tangents.tobytes()
     return bytes(out)
