@@ -39,7 +39,7 @@ from models.texture.data import (
     stack_noise,
     template_tensors,
 )
-from models.texture.model import TextureConfig, TextureDecoder, latent_for_seed
+from models.texture.model import TextureConfig, TextureDecoder, latent_for_seed, noise_input
 
 TRAIN_SEED_BASE = 1_000_000  # request seeds of training: TRAIN_SEED_BASE + k; evaluation uses seeds below it
 
@@ -113,6 +113,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         seed_counter += cfg.batch
         cond, lat, noise = inputs_for(reqs, model.cfg.latent_dim)
         target = maps_target(procedural_maps(reqs, noise))
+        grid = noise_input(noise)  # once per round, not once per crop
         losses = []
         for _ in range(cfg.crops_per_batch):
             frac = min((time.perf_counter() - t0) / budget, 1.0)
@@ -120,7 +121,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
                 g["lr"] = cfg.lr_end + 0.5 * (cfg.lr - cfg.lr_end) * (1 + np.cos(np.pi * frac))
             y0, x0 = _crop_origin(rng, cfg.crop)
             n = cfg.crop
-            pred = model(cond, lat, noise, crop=(y0, x0, n))
+            pred = model(cond, lat, noise, crop=(y0, x0, n), grid_noise=grid)
             sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
             loss = texel_loss(pred, target[sl], inside[sl])
             opt.zero_grad()
