@@ -46,6 +46,14 @@ def _actor_pids() -> set[int]:
     return out
 
 
+def _wait_actors_gone(timeout: float = 60) -> None:
+    """Ray ends killed actors asynchronously: their processes may outlive the driver by a moment."""
+    deadline = time.time() + timeout
+    while _actor_pids() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _actor_pids(), _actor_pids()
+
+
 def _all_whole_and_valid(out: Path, n: int) -> dict:
     m = _manifest(out)
     assert len(m["avatars"]) == n and all(e["status"] == "done" for e in m["avatars"].values()), m["avatars"]
@@ -84,7 +92,7 @@ def test_ray_backend_gives_the_local_backends_files(ray_cluster, tmp_path):
     for name, entry in m_local["avatars"].items():
         assert {k: v["sha256"] for k, v in entry["files"].items()} == \
             {k: v["sha256"] for k, v in m_ray["avatars"][name]["files"].items()}, name
-    assert not _actor_pids()  # the actors end with the batch
+    _wait_actors_gone()  # the actors end with the batch
 
 
 def test_a_worker_killed_mid_batch_costs_nothing(ray_cluster, tmp_path):
@@ -114,10 +122,7 @@ def test_a_killed_batch_takes_its_actors_and_resumes_on_either_backend(ray_clust
         proc.wait()
         before = {n for n, e in _manifest(out)["avatars"].items() if e["status"] == "done"}
         assert 2 <= len(before) < 8
-        deadline = time.time() + 60
-        while _actor_pids() and time.time() < deadline:  # Ray ends the actors of a dead driver
-            time.sleep(0.2)
-        assert not _actor_pids()
+        _wait_actors_gone()  # Ray ends the actors of a dead driver
         extra = ["--backend", "ray", "--ray-address", ray_cluster] if resume_with == "ray" else []
         done = _run("--spec", spec, "--out", out, "--no-preview", "--resume", "--workers", 2, *extra)
         assert done.returncode == 0, done.stderr[-2000:]
