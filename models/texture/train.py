@@ -1,11 +1,13 @@
 """Train the TextureDecoder on maps painted by the procedural generator (``models.texture.data``).
 
 Each round draws ``batch`` requests over the product's range and their seeds, paints their maps (the data,
-never stored) and takes ``crops_per_batch`` optimiser steps on windows of them (half on the head's UV island,
-where the small regions are). The network sees the same seeded noise the generator used, so the loss can be per
-texel: L1 on albedo (sRGB), normal x, y (x 2) and roughness, plus L1 on the albedo's 4 x 4 block means (x 4, the
-tone) and L1 on the error's high-frequency band (the error minus its 5 x 5 mean, x 2: freckles, moles and pores),
-inside UV islands (texels outside count x 0.1).
+never stored) and takes ``crops_per_batch`` optimiser steps on windows of them (``_crop_origin``: many on the
+head's UV island, where the small regions are, and on the hands and feet). The network sees the same seeded noise
+the generator used, so the loss can be per texel: L1 on albedo (sRGB), normal x, y (x 2) and roughness, plus L1 on
+the albedo's 4 x 4 block means (x 4, the tone) and L1 on the error's high-frequency band (the error minus its
+5 x 5 mean, x 2: freckles, moles and pores). Texels count more where they are rare but visible: the albedo's
+texels by up to ``1 + detail_weight`` where the target has high-frequency detail (spots, stubble, brow hairs),
+every channel by up to 6x in small regions (``region_weights``); texels outside UV islands count x 0.1.
 
 Fine-tuning on a studio's own textures (``--data DIR``): ``finetune`` reads ``DIR/<name>/albedo.png`` (sRGB),
 optional ``normal.png`` (tangent space, OpenGL convention: +Y along +v) and ``roughness.png`` (grey), all in the
@@ -55,6 +57,8 @@ class TrainConfig:
     lr_end: float = 1e-4
     max_rounds: int = 100_000
     data: str | None = None  # a folder of textures to fine-tune on (see the module docstring)
+    detail_weight: float = 8.0  # extra albedo weight on texels of the target's high-frequency detail
+    model: TextureConfig = dataclasses.field(default_factory=TextureConfig)
 
 
 def maps_target(maps: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -65,14 +69,31 @@ def maps_target(maps: dict[str, torch.Tensor]) -> torch.Tensor:
 _WEIGHTS = torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0, 1.0])[None, :, None, None]
 
 
-def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, detail_weight: float = 0.0
+               ) -> torch.Tensor:
     w = mask * 0.9 + 0.1
-    l1 = ((pred - target).abs() * _WEIGHTS * w).mean()
+    wc = _WEIGHTS * w
+    if detail_weight:
+        a = target[:, :3]
+        hp = (a - F.avg_pool2d(a, 5, stride=1, padding=2, count_include_pad=False)).abs().amax(1, keepdim=True)
+        wa = w * (1.0 + detail_weight * (hp / 0.03).clamp(max=1.0))
+        wc = torch.cat([wa.expand(-1, 3, -1, -1), w.expand(a.shape[0], 3, -1, -1)], 1) * _WEIGHTS
+    l1 = ((pred - target).abs() * wc).mean()
     lp = (F.avg_pool2d(pred[:, :3], 4) - F.avg_pool2d(target[:, :3], 4)).abs() * F.avg_pool2d(w, 4)
     # the error's own high-frequency band: freckles, moles and pores are small in texel count, not in look
     d = pred - target
-    hf = (d - F.avg_pool2d(d, 5, stride=1, padding=2, count_include_pad=False)).abs() * _WEIGHTS * w
+    hf = (d - F.avg_pool2d(d, 5, stride=1, padding=2, count_include_pad=False)).abs() * wc
     return l1 + 4.0 * lp.mean() + 2.0 * hf.mean()
+
+
+def region_weights(size: int = 1024, reference: float = 0.02, most: float = 6.0) -> torch.Tensor:
+    """(1, 1, S, S) loss weight per texel: small regions (eyebrows, mouth, lips, nails...) count up to ``most``
+    times, as sqrt(reference / the region's share of the islands), so their colour is learned like a large one's."""
+    t = template_tensors(size)
+    reg, inside = t["regions"], t["inside"]
+    share = (reg * inside).sum(dim=(2, 3)) / inside.sum()  # (1, R)
+    k = (reference / share.clamp_min(1e-6)).sqrt().clamp(1.0, most)
+    return (reg * k[:, :, None, None]).amax(dim=1, keepdim=True).clamp_min(1.0)
 
 
 def inputs_for(reqs: list[SkinRequest], latent_dim: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
@@ -82,8 +103,13 @@ def inputs_for(reqs: list[SkinRequest], latent_dim: int) -> tuple[torch.Tensor, 
 
 
 def _crop_origin(rng: np.random.Generator, n: int) -> tuple[int, int]:
-    if rng.random() < 0.5:  # the head island (right side of the layout)
-        return int(rng.integers(320, 512 - n + 1)), int(rng.integers(60, 450 - n))
+    """(row, column) of a crop's corner at 512 texels: 45 % on the head island (right side of the layout, where
+    the face's small regions are), 15 % on the hands and feet (bottom), the rest anywhere."""
+    u = rng.random()
+    if u < 0.45:
+        return int(rng.integers(90, max(91, 400 - n + 1))), int(rng.integers(330, 512 - n + 1))
+    if u < 0.6:
+        return int(rng.integers(512 - n - 16, 512 - n + 1)), int(rng.integers(0, 512 - n + 1))
     return int(rng.integers(0, 512 - n + 1)), int(rng.integers(0, 512 - n + 1))
 
 
@@ -96,9 +122,9 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = TextureDecoder(TextureConfig())
+    model = TextureDecoder(cfg.model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    inside = template_tensors()["inside"]
+    inside = template_tensors()["inside"] * region_weights()
     t0 = time.perf_counter()
     budget = cfg.minutes * 60.0
     log: list[dict] = []
@@ -123,7 +149,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
             n = cfg.crop
             pred = model(cond, lat, noise, crop=(y0, x0, n), grid_noise=grid)
             sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
-            loss = texel_loss(pred, target[sl], inside[sl])
+            loss = texel_loss(pred, target[sl], inside[sl], cfg.detail_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -153,3 +153,24 @@ def test_training_and_finetuning_run(tmp_path):
     log = train(tmp_path / "ft", TrainConfig(minutes=5, max_rounds=3, crop=32, data=str(data)), progress=False)
     assert log["steps"] == 3 and log["textures"] == 2 and all(np.isfinite(e["loss"]) for e in log["log"])
     assert TextureDecoder.load(tmp_path / "ft") is not None
+
+
+def test_training_crops_and_weights_reach_the_small_regions():
+    from models.texture.train import _crop_origin, region_weights
+
+    reg = template_maps(1024)["regions"]
+    rng = np.random.default_rng(0)
+    for name, share in (("eyebrows", 0.25), ("nose", 0.25), ("knuckles", 0.05)):
+        ys, xs = np.nonzero(reg[..., REGIONS.index(name)] > 0.5)
+        cy, cx = np.median(ys) / 2, np.median(xs) / 2  # at 512 texels
+        hits = 0
+        for _ in range(400):
+            y0, x0 = _crop_origin(rng, 128)
+            assert 0 <= y0 <= 384 and 0 <= x0 <= 384
+            hits += y0 <= cy < y0 + 128 and x0 <= cx < x0 + 128
+        assert hits / 400 >= share, (name, hits)
+    w = region_weights()[0, 0].numpy()
+    brows = reg[..., REGIONS.index("eyebrows")] > 0.9
+    inside = template_maps(1024)["inside"] > 0.5
+    assert w.min() == 1.0 and w.max() <= 6.0 and np.median(w[inside]) < 1.5  # most skin counts once
+    assert w[brows].mean() > 3.0
