@@ -8,9 +8,9 @@ condition (``data.condition``: tone as ITA, melanin and sRGB, age, sex, hair, fr
 (``latent_dim`` normal values).
 
 Layers (one small MLP shared by all texels, as matrix products over the texels, sized for 2 CPU cores):
-- in: template, noise and condition -> ``hidden`` (the condition enters as a per-avatar bias and, with
-  ``film_in``, scales the template's and the noise's terms per avatar, so attributes can gate regions and noise;
-  the template's part is the same for every avatar and cached at inference), ReLU;
+- in: template, noise and condition -> ``hidden`` (the condition enters as a per-avatar bias and scales the
+  template's and the noise's terms per avatar, so attributes can gate regions and noise; the template's part is
+  the same for every avatar and cached at inference), ReLU;
 - mid (``depth`` times): ``hidden`` -> ``hidden``, scaled and shifted per avatar by a small network of the
   condition (feature-wise linear modulation, FiLM), ReLU;
 - out: per texel, a value and a gain for the seed's 1024-texel noise of the albedo (sRGB, 3 each), a height and
@@ -42,13 +42,12 @@ N_OUT = 9  # albedo value (3) and gain (3), height, roughness value and gain
 @dataclasses.dataclass
 class TextureConfig:
     """Architecture. latent_dim: the seed's latent; hidden: features per texel; depth: modulated hidden layers;
-    film: width of the condition's modulation network; film_in: the condition also scales the input layer."""
+    film: width of the condition's modulation network (input scale, mid scale and shift)."""
 
     latent_dim: int = 8
     hidden: int = 32
     depth: int = 1
     film: int = 64
-    film_in: bool = True
 
 
 def template_input(size: int = GRID) -> torch.Tensor:
@@ -84,7 +83,7 @@ class TextureDecoder(nn.Module):
         h = cfg.hidden
         self.inp = nn.Linear(N_TEMPLATE + N_NOISE + n_cond, h)
         self.film = nn.Sequential(nn.Linear(n_cond, cfg.film), nn.ReLU(inplace=True),
-                                  nn.Linear(cfg.film, 2 * h * cfg.depth + (h if cfg.film_in else 0)))
+                                  nn.Linear(cfg.film, h + 2 * h * cfg.depth))
         self.mid = nn.ModuleList(nn.Linear(h, h) for _ in range(cfg.depth))
         self.out = nn.Linear(h, N_OUT)
         nn.init.zeros_(self.film[-1].weight)
@@ -109,30 +108,25 @@ class TextureDecoder(nn.Module):
         w = self.inp.weight
         w_t, w_n, w_c = w[:, :N_TEMPLATE], w[:, N_TEMPLATE: N_TEMPLATE + N_NOISE], w[:, N_TEMPLATE + N_NOISE:]
         if crop is None:
-            side_h = side_w = GRID
+            side = GRID
             t = self._template_term(w_t)
         else:
-            y0, x0, n = crop
-            side_h = side_w = n
-            t = self.template().view(1, N_TEMPLATE, GRID, GRID)[..., y0: y0 + n, x0: x0 + n].flatten(2)
+            y0, x0, side = crop
+            t = self.template().view(1, N_TEMPLATE, GRID, GRID)[..., y0: y0 + side, x0: x0 + side].flatten(2)
             t = w_t @ t
-            g = g[..., y0: y0 + n, x0: x0 + n]
-            n1024 = n1024[..., 2 * y0: 2 * (y0 + n), 2 * x0: 2 * (x0 + n)]
+            g = g[..., y0: y0 + side, x0: x0 + side]
+            n1024 = n1024[..., 2 * y0: 2 * (y0 + side), 2 * x0: 2 * (x0 + side)]
         bias = self.inp.bias + cz @ w_c.T  # (B, hidden): the condition as a per-avatar bias
         film = self.film(cz)
-        if self.cfg.film_in:
-            s = 1.0 + film[:, -self.cfg.hidden:]  # (B, hidden)
-            x = torch.relu(torch.baddbmm(torch.addcmul(bias[:, :, None], t, s[:, :, None]), w_n * s[:, :, None],
-                                         g.flatten(2)))
-            film = film[:, :-self.cfg.hidden]
-        else:
-            x = torch.relu(w_n @ g.flatten(2) + t + bias[:, :, None])  # (B, hidden, texels)
-        film = film.reshape(b, self.cfg.depth, 2, -1)
+        s = 1.0 + film[:, -self.cfg.hidden:]  # (B, hidden): the input layer's per-avatar scale
+        x = torch.relu(torch.baddbmm(torch.addcmul(bias[:, :, None], t, s[:, :, None]), w_n * s[:, :, None],
+                                     g.flatten(2)))  # (B, hidden, texels)
+        film = film[:, :-self.cfg.hidden].reshape(b, self.cfg.depth, 2, -1)
         for k, layer in enumerate(self.mid):
             x = torch.relu(torch.baddbmm((layer.bias * (1.0 + film[:, k, 0]) + film[:, k, 1])[:, :, None],
                                          (layer.weight * (1.0 + film[:, k, 0])[:, :, None]), x))
         y = torch.baddbmm(self.out.bias[None, :, None].expand(b, -1, 1), self.out.weight.expand(b, -1, -1), x)
-        y = up(y.view(b, N_OUT, side_h, side_w), 2 * side_h)
+        y = up(y.view(b, N_OUT, side, side), 2 * side)
         albedo = y[:, 0:3] + y[:, 3:6] * n1024
         rough = y[:, 7:8] + y[:, 8:9] * n1024
         return torch.cat([albedo, height_to_normal(y[:, 6:7]), rough], dim=1)
@@ -145,6 +139,7 @@ class TextureDecoder(nn.Module):
         if self._template_cache is None or self._template_cache[0] != key:
             self._template_cache = (key, w_t @ self.template())
         return self._template_cache[1]
+
     def save(self, folder: Path) -> None:
         """``texture.safetensors`` (float16: the maps are 8-bit) and ``config.json``."""
         from models.common.checkpoint import save_checkpoint
