@@ -19,12 +19,12 @@ import numpy as np
 from mathutils import Matrix
 
 from pipeline.blender.compat import new_principled_material, set_smooth_shading
-from pipeline.core.avatar_data import AvatarData
+from pipeline.core.avatar_data import PROPERTY_PREFIX, AvatarData, stored_properties
 from pipeline.core.body_model import BodyModel
 from pipeline.core.twist import TWIST_BONES
 from pipeline.formats.png import encode_png
 
-PROP_PREFIX = "avatar_"
+PROP_PREFIX = PROPERTY_PREFIX
 ALBEDO_NODE = "avatar_albedo"
 NORMAL_NODE = "avatar_normal"
 ROUGHNESS_NODE = "avatar_roughness"
@@ -263,11 +263,8 @@ def _twist_constraints(arm_obj: Any, avatar: AvatarData) -> None:
 
 
 def _store_properties(arm_obj: Any, avatar: AvatarData) -> None:
-    arm_obj[PROP_PREFIX + "name"] = avatar.name
-    arm_obj[PROP_PREFIX + "rig"] = avatar.rig
-    arm_obj[PROP_PREFIX + "influences"] = int(avatar.influences)
-    arm_obj[PROP_PREFIX + "bone_names"] = json.dumps(list(avatar.bone_names))
-    arm_obj[PROP_PREFIX + "meta"] = json.dumps(avatar.meta, default=float)
+    for key, value in stored_properties(avatar).items():
+        arm_obj[key] = value
 
 
 def build_avatar(avatar: AvatarData, scene: Any | None = None) -> tuple[Any, Any]:

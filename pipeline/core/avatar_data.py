@@ -8,6 +8,7 @@ map bone space to armature space.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,18 @@ class AvatarData:
     def replace(self, **changes: Any) -> AvatarData:
         """A copy with some fields changed, checked again."""
         return dataclasses.replace(self, **changes)
+
+
+PROPERTY_PREFIX = "avatar_"
+
+
+def stored_properties(avatar: AvatarData) -> dict[str, str | int]:
+    """What an avatar's armature carries about it, as Blender custom properties and as glTF extras of the
+    armature node: name, rig, influences, bone names and ``meta`` (the last two as JSON strings)."""
+    return {PROPERTY_PREFIX + "name": avatar.name, PROPERTY_PREFIX + "rig": avatar.rig,
+            PROPERTY_PREFIX + "influences": int(avatar.influences),
+            PROPERTY_PREFIX + "bone_names": json.dumps(list(avatar.bone_names)),
+            PROPERTY_PREFIX + "meta": json.dumps(avatar.meta, default=float)}
 
 
 def _fail(data: AvatarData, msg: str) -> None:

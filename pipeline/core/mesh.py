@@ -59,3 +59,26 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     for i in range(3):
         np.add.at(vn, faces[:, i], fn)
     return (vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def corner_angle_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3) unit vertex normals weighted by each triangle's angle at the vertex, as Blender computes smooth
+    normals (so a fan of thin triangles does not outweigh one wide one).
+
+    Args:
+        vertices: (V, 3) positions. faces: (F, 3) triangles, counter-clockwise seen from outside.
+    """
+    p = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    corners = p[f]  # (F, 3, 3)
+    fn = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    fn /= np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-30)
+    e_next = np.roll(corners, -1, axis=1) - corners  # corner i -> i + 1
+    e_prev = np.roll(corners, 1, axis=1) - corners  # corner i -> i - 1
+    e_next /= np.maximum(np.linalg.norm(e_next, axis=2, keepdims=True), 1e-30)
+    e_prev /= np.maximum(np.linalg.norm(e_prev, axis=2, keepdims=True), 1e-30)
+    angle = np.arccos(np.clip(np.sum(e_next * e_prev, axis=2), -1.0, 1.0))  # (F, 3)
+    n = p.shape[0]
+    vn = np.stack([np.bincount(f.ravel(), weights=(angle[..., None] * fn[:, None, :])[..., c].ravel(), minlength=n)
+                   for c in range(3)], axis=1)
+    return (vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)).astype(np.float32)

@@ -25,6 +25,7 @@ from pipeline.jobs.stages import (
     build_stage,
     decode_requests,
     export_stage,
+    glb_stage,
     preview_stage,
     request_meta,
     texture_stage,
@@ -58,7 +59,11 @@ def request_fingerprint(req: AvatarRequest, options: JobOptions) -> str:
 
 
 def make_avatar(req: AvatarRequest, options: JobOptions, ctx: JobContext) -> dict[str, Any]:
-    """Decode, texture, build in Blender, export every format, preview, record. Returns the manifest entry."""
+    """Decode, texture, assemble, export every format, preview, record. Returns the manifest entry.
+
+    GLB is written from the AvatarData by the numpy writer; a Blender scene is built only for FBX, USD or a
+    Blender preview (EEVEE, Cycles), so GLB-only jobs with pyrender previews or none never load Blender.
+    """
     clock = Clock()
     folder = options.out / req.name
     refuse_links(folder, folder / "textures")
@@ -70,11 +75,19 @@ def make_avatar(req: AvatarRequest, options: JobOptions, ctx: JobContext) -> dic
         textures = texture_stage(req, ctx, options.texture_size)
     files: dict[str, Path] = {}
     built = None
-    for k, formats in options.influences():
-        with clock(f"blender_build_k{k}"):
+    groups = options.influences()
+    blender_preview = options.preview and options.preview_engine != "pyrender"
+    for g, (k, formats) in enumerate(groups):
+        with clock(f"assemble_k{k}"):
             avatar = avatar_for_request(req, ctx.body, dec, 0, options.rig, options.names, k, textures)
-            built = build_stage(avatar, ctx)
-        for fmt in formats:
+        if "glb" in formats:  # from AvatarData by the numpy writer: no Blender scene needed
+            with clock("export_glb"):
+                files.update(glb_stage(avatar, folder, req.name))
+        scene_formats = [f for f in formats if f != "glb"]
+        if scene_formats or (blender_preview and g == len(groups) - 1):
+            with clock(f"blender_build_k{k}"):
+                built = build_stage(avatar, ctx)
+        for fmt in scene_formats:
             with clock(f"export_{fmt}"):
                 files.update(export_stage(built, folder, req.name, fmt, avatar))
     if options.preview:
