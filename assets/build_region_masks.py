@@ -26,9 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.body_model import BodyModel, load_body_model
-from pipeline.core.mesh import vertex_neighbours
+from pipeline.core.mesh import vertex_neighbours, vertex_normals
 from pipeline.core.skinning import dense_weights
-from pipeline.formats.glb_write import vertex_normals
 
 SIZE = 2048
 LIP_RINGS = 7

@@ -72,16 +72,24 @@ def template_split(faces: np.ndarray, uvs: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def quat_xyzw(r: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) rotations -> (N, 4) unit quaternions (x, y, z, w), w >= 0."""
-    m = r
-    w = np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2])) / 2
-    x = np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2])) / 2
-    y = np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2])) / 2
-    z = np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2])) / 2
-    x = np.copysign(x, m[:, 2, 1] - m[:, 1, 2])
-    y = np.copysign(y, m[:, 0, 2] - m[:, 2, 0])
-    z = np.copysign(z, m[:, 1, 0] - m[:, 0, 1])
-    q = np.stack([x, y, z, w], axis=1)
+    """(N, 3, 3) rotations -> (N, 4) unit quaternions (x, y, z, w), w >= 0.
+
+    Shepperd's method: the largest of |w|, |x|, |y|, |z| from the diagonal, the other three from off-diagonal sums
+    and differences divided by it. Taking every component from the diagonal instead (a square root of
+    1 +- m00 +- m11 +- m22) turns a matrix's float32 non-orthogonality (1e-7) into 1e-4 errors on small components.
+    """
+    m = np.asarray(r, dtype=np.float64)
+    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
+    cand = np.stack([1.0 + 2 * m[:, 0, 0] - tr, 1.0 + 2 * m[:, 1, 1] - tr, 1.0 + 2 * m[:, 2, 2] - tr, 1.0 + tr], 1)
+    k = np.argmax(cand, axis=1)  # which of x, y, z, w is largest
+    s = 2.0 * np.sqrt(np.maximum(cand[np.arange(len(m)), k], 1e-300))  # 4 x that component
+    d21, d02, d10 = m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]
+    s01, s02, s12 = m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1]
+    q = np.select([k[:, None] == 0, k[:, None] == 1, k[:, None] == 2],
+                  [np.stack([s / 4, s01 / s, s02 / s, d21 / s], 1), np.stack([s01 / s, s / 4, s12 / s, d02 / s], 1),
+                   np.stack([s02 / s, s12 / s, s / 4, d10 / s], 1)],
+                  np.stack([d21 / s, d02 / s, d10 / s, s / 4], 1))
+    q *= np.where(q[:, 3:] < 0, -1.0, 1.0)
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
