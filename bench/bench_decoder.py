@@ -4,12 +4,22 @@ Not a test. Prints milliseconds per avatar and the ratio anny / ours. anny's for
 phenotype sliders (no units, no measurement targets); ours decodes metric attributes and, with refinement,
 meets them to the millimetre, so the refined row does strictly more work.
 
-Usage: ``make bench`` or ``python bench/bench_decoder.py``.
+Then decode + refine per avatar at batch 1 (``avatar generate``'s decode stage) without and with a competing
+CPU-bound process, in child processes: with the jobs' thread policy (1 torch and 1 BLAS thread) and with 2 of
+each, each with OpenMP's idle threads spinning (libgomp's default) and sleeping (``OMP_WAIT_POLICY=PASSIVE``, what
+``models`` sets). Median, 90th percentile and worst of 30 avatars, and the loaded / quiet ratio of the medians.
+
+Usage: ``make bench`` or ``python bench/bench_decoder.py [--skip-load]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing as mp
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -69,5 +79,62 @@ def main() -> None:
         print(f"{b:>5} {t0:>16.3f} {t1:>10.3f} {ta:>10.3f} {ta / t0:>6.1f}x {ta / t1:>13.2f}x")
 
 
+def _busy() -> None:
+    while True:
+        pass
+
+
+def load_child(threads: int) -> None:
+    """Print 'quiet' and 'loaded' decode + refine times (ms per avatar, batch 1) in this process."""
+    from pipeline.core.spec import parse_avatar
+    from pipeline.jobs.context import JobContext
+    from pipeline.jobs.stages import decode_requests
+    from pipeline.jobs.threads import ThreadPolicy
+
+    ctx = JobContext(threads=ThreadPolicy(torch_threads=threads, blas_threads=threads))
+    keys = ("sex", "age_years", "height_cm", "weight_kg", "seed")
+    reqs = [parse_avatar({"name": f"p{i}", **{k: p[k] for k in keys}}) for i, p in
+            enumerate(sample_people(31, seed=3))]
+    decode_requests(reqs[:1], ctx)
+    for label in ("quiet", "loaded"):
+        busy = mp.Process(target=_busy, daemon=True) if label == "loaded" else None
+        if busy:
+            busy.start()
+            time.sleep(0.5)
+        times = []
+        for r in reqs[1:]:
+            t = time.perf_counter()
+            decode_requests([r], ctx)
+            times.append(1000 * (time.perf_counter() - t))
+        if busy:
+            busy.terminate()
+        print(label, np.median(times), np.percentile(times, 90), np.max(times), flush=True)
+
+
+def load_table() -> None:
+    print(f"\ndecode + refine at batch 1 with one competing CPU-bound process ({len(os.sched_getaffinity(0))} cores, "
+          f"load {os.getloadavg()[0]:.2f}; ms per avatar: median / p90 / worst)")
+    print(f"{'threads':>7} {'OpenMP idle':>12} {'quiet':>20} {'loaded':>20} {'loaded/quiet':>13}")
+    for threads in (1, 2):
+        for policy, label in (("", "spin"), ("PASSIVE", "sleep")):
+            env = {**os.environ, "OMP_WAIT_POLICY": policy}
+            out = subprocess.run([sys.executable, __file__, "--load-child", str(threads)], env=env, text=True,
+                                 capture_output=True, check=True).stdout
+            rows = {ln.split()[0]: [float(x) for x in ln.split()[1:]] for ln in out.splitlines()
+                    if ln.startswith(("quiet", "loaded"))}
+            q, lo = rows["quiet"], rows["loaded"]
+            print(f"{threads:>7} {label:>12} {q[0]:>6.1f} {q[1]:>6.1f} {q[2]:>6.1f} {lo[0]:>6.1f} {lo[1]:>6.1f} "
+                  f"{lo[2]:>6.1f} {lo[0] / q[0]:>12.2f}x")
+
+
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-load", action="store_true", help="only the batch table")
+    ap.add_argument("--load-child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.load_child:
+        load_child(args.load_child)
+    else:
+        main()
+        if not args.skip_load:
+            load_table()

@@ -24,7 +24,11 @@ def _rotation_towards(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     vx[..., 1, 0], vx[..., 1, 2] = v[..., 2], -v[..., 0]
     vx[..., 2, 0], vx[..., 2, 1] = -v[..., 1], v[..., 0]
     k = 1.0 / np.maximum(1.0 + c, 1e-12)
-    return np.eye(3) + vx + (vx @ vx) * k[..., None, None]
+    r = vx + (v[..., :, None] * v[..., None, :]) * k[..., None, None]  # vx @ vx = v v^T - |v|^2 I, elementwise
+    diag = 1.0 - np.sum(v * v, axis=-1) * k
+    for i in range(3):
+        r[..., i, i] += diag
+    return r
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
