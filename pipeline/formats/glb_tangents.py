@@ -43,11 +43,15 @@ def vertex_tangents(positions: np.ndarray, normals: np.ndarray, uvs: np.ndarray,
         return np.where(length > 1e-30, x / np.where(length > 1e-30, length, 1.0), 0.0)
 
     t, b = unit(t) * area, unit(b) * area
-    tv = np.zeros_like(p)
-    bv = np.zeros_like(p)
-    for k in range(3):  # np.add.at sums in index order: the same result on every run
-        np.add.at(tv, f[:, k], t)
-        np.add.at(bv, f[:, k], b)
+    n_v = p.shape[0]
+
+    def corner_sum(x: np.ndarray) -> np.ndarray:  # bincount sums in index order: the same result on every run
+        out = np.zeros_like(p)
+        for k in range(3):
+            out += np.stack([np.bincount(f[:, k], weights=x[:, c], minlength=n_v) for c in range(3)], axis=1)
+        return out
+
+    tv, bv = corner_sum(t), corner_sum(b)
     tv = tv - n * np.sum(tv * n, axis=1, keepdims=True)
     # where a vertex has no usable UV tangent, any direction perpendicular to the normal
     axis = np.where(np.abs(n[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
