@@ -62,8 +62,7 @@ def test_example_spec_layout_measurements_and_validator(example_run):
     assert not list(out.rglob("*.tmp"))
     for path, rep in validate_glb(glbs).items():
         s = summarize(rep)
-        assert s["errors"] == 0, (path, s)
-        assert set(s["codes"]) <= {"NODE_SKINNED_MESH_NON_ROOT", "UNUSED_OBJECT"}, (path, s)  # see README
+        assert s["errors"] == 0 and s["warnings"] == 0, (path, s)  # the numpy writer's GLB (see README)
 
 
 def test_measure_reads_back_what_generate_wrote(example_run):
