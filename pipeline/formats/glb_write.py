@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,17 @@ class _Buffer:
         return data + b"\0" * ((-len(data)) % 4)
 
 
+_ENCODER: ThreadPoolExecutor | None = None
+
+
+def _encoder() -> ThreadPoolExecutor:
+    """Three threads for the maps' PNGs, started on first use in each process."""
+    global _ENCODER
+    if _ENCODER is None:
+        _ENCODER = ThreadPoolExecutor(max_workers=3, thread_name_prefix="glb-png")
+    return _ENCODER
+
+
 def _add_image(buf: _Buffer, gltf: dict, png: bytes, name: str) -> dict:
     """Embed a PNG as image + texture (one shared sampler); returns the texture reference."""
     gltf.setdefault("samplers", [{"magFilter": _LINEAR, "minFilter": _LINEAR_MIPMAP_LINEAR}])
@@ -153,6 +165,10 @@ def glb_bytes(avatar: AvatarData, bone_names: list[str] | None = None, generator
     if avatar.influences > 4:
         raise ValueError(f"glTF JOINTS_0/WEIGHTS_0 hold 4 influences; avatar has {avatar.influences}")
     names = list(bone_names or avatar.bone_names)
+    # the maps' PNGs deflate on other threads (ISA-L and zlib release the GIL) while the geometry is computed here
+    maps = {"albedo": (avatar.texture, True), "normal": (avatar.normal_map, False),
+            "roughness": (avatar.roughness_map, False)}
+    pngs = {k: _encoder().submit(encode_png, img, srgb=srgb) for k, (img, srgb) in maps.items() if img is not None}
     src, uv, tris = template_split(avatar.faces, avatar.uvs)
     verts = avatar.vertices.astype(np.float64)
     normals = corner_angle_normals(verts, avatar.faces)[src]
@@ -217,15 +233,14 @@ def glb_bytes(avatar: AvatarData, bone_names: list[str] | None = None, generator
                    "skeleton": rig_node}],
         "materials": [material],
     }
-    if avatar.texture is not None:
-        pbr["baseColorTexture"] = _add_image(buf, gltf, encode_png(avatar.texture), f"{avatar.name}_albedo")
+    if "albedo" in pngs:
+        pbr["baseColorTexture"] = _add_image(buf, gltf, pngs["albedo"].result(), f"{avatar.name}_albedo")
     else:
         pbr["baseColorFactor"] = [float(c) for c in avatar.base_color]
-    if avatar.normal_map is not None:
-        material["normalTexture"] = _add_image(buf, gltf, encode_png(avatar.normal_map, srgb=False),
-                                               f"{avatar.name}_normal")
-    if avatar.roughness_map is not None:
-        pbr["metallicRoughnessTexture"] = _add_image(buf, gltf, encode_png(avatar.roughness_map, srgb=False),
+    if "normal" in pngs:
+        material["normalTexture"] = _add_image(buf, gltf, pngs["normal"].result(), f"{avatar.name}_normal")
+    if "roughness" in pngs:
+        pbr["metallicRoughnessTexture"] = _add_image(buf, gltf, pngs["roughness"].result(),
                                                      f"{avatar.name}_roughness")
     else:
         pbr["roughnessFactor"] = ROUGHNESS_WITHOUT_MAP
