@@ -19,7 +19,7 @@ import numpy as np
 from mathutils import Matrix
 
 from pipeline.blender.compat import new_principled_material, set_smooth_shading
-from pipeline.core.avatar_data import PROPERTY_PREFIX, AvatarData, stored_properties
+from pipeline.core.avatar_data import PROPERTY_PREFIX, ROUGHNESS_WITHOUT_MAP, AvatarData, stored_properties
 from pipeline.core.body_model import BodyModel
 from pipeline.core.twist import TWIST_BONES
 from pipeline.formats.png import encode_png
@@ -143,7 +143,7 @@ def _material(avatar: AvatarData, name: str) -> Any:
     """Principled BSDF: base colour from the albedo (sRGB), roughness and tangent-space normal maps (non-colour)
     when the avatar has them, skin subsurface scattering with a radius that follows the tone."""
     mat, tree, bsdf = new_principled_material(name)
-    bsdf.inputs["Roughness"].default_value = 0.6
+    bsdf.inputs["Roughness"].default_value = ROUGHNESS_WITHOUT_MAP
     lum = float(np.dot(avatar.base_color[:3], [0.2126, 0.7152, 0.0722]))
     if "Subsurface Weight" in bsdf.inputs:
         bsdf.inputs["Subsurface Weight"].default_value = 1.0

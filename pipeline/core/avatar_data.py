@@ -96,6 +96,7 @@ class AvatarData:
 
 
 PROPERTY_PREFIX = "avatar_"
+ROUGHNESS_WITHOUT_MAP = 0.6  # the skin's roughness in every material and file where an avatar has no roughness map
 
 
 def stored_properties(avatar: AvatarData) -> dict[str, str | int]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.avatar_data import AvatarData, stored_properties
+from pipeline.core.avatar_data import ROUGHNESS_WITHOUT_MAP, AvatarData, stored_properties
 from pipeline.core.axes import Z_UP_TO_Y_UP
 from pipeline.core.files import atomic_write_bytes
 from pipeline.core.mesh import corner_angle_normals
@@ -35,7 +35,6 @@ _FLOAT, _UBYTE, _USHORT, _UINT = 5126, 5121, 5123, 5125
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 _LINEAR, _LINEAR_MIPMAP_LINEAR = 9729, 9987
 MIN_INFLUENCE = 1e-4  # weights at or below are dropped and the rest renormalised, as Blender's exporter does
-ROUGHNESS_WITHOUT_MAP = 0.6  # the Blender material's roughness where the avatar has no roughness map
 
 
 def split_uv_seams(faces: np.ndarray, uvs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -218,7 +217,7 @@ def glb_bytes(avatar: AvatarData, bone_names: list[str] | None = None, generator
     mesh_node, rig_node = n_j, n_j + 1
     nodes.append({"name": avatar.name, "mesh": 0, "skin": 0})
     nodes.append({"name": f"{avatar.name}_rig", "children": roots,
-                  "extras": json.loads(json.dumps(stored_properties(avatar)))})
+                  "extras": stored_properties(avatar)})
 
     pbr: dict = {"metallicFactor": 0.0}
     material: dict = {"name": f"{avatar.name}_skin", "doubleSided": True, "pbrMetallicRoughness": pbr}
