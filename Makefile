@@ -75,6 +75,7 @@ assets: install
 	$(PY) -m assets.build_body_assets --out assets/body
 	$(PY) -m assets.build_population
 	$(PY) -m assets.build_region_masks
+	$(PY) -m assets.build_comic_exemplars
 
 # The bpy-tier tests against the Blender 4.2 LTS module, in a second venv (CI runs only 5.0.1).
 VENV42 := .venv42
