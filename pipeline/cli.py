@@ -1,4 +1,4 @@
-"""The ``avatar`` command (also ``python -m pipeline``): generate, sample, measure, train, evaluate, models.
+"""The ``avatar`` command (also ``python -m pipeline``): generate, sample, measure, train, evaluate, comic, models.
 
 Exit code 0 only when everything asked for was made; problems go to stderr, one readable line each.
 """
@@ -57,9 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("model", help="model name")
     t.add_argument("--minutes", type=float, default=None, help="time cap on this machine (default: the model's budget)")
     t.add_argument("--seed", type=int, default=None, help="training seed (default: the model's)")
-    t.add_argument("--out", type=Path, required=True, help="folder for weights, config, training log and report")
+    t.add_argument("--out", type=Path, default=None, help="folder for weights, config, training log and report "
+                                                         "(comic: default the user styles folder / the style name)")
     t.add_argument("--data", type=Path, default=None,
                    help="fine-tune on a folder of your own data (texture: see the README's folder format)")
+    t.add_argument("--exemplar", type=Path, nargs="+", default=None,
+                   help="comic: exemplar images (PNG/JPEG) of a new style (the first one names it)")
+    t.add_argument("--name", default=None, help="comic: the new style's name (default: the first exemplar's stem)")
 
     e = sub.add_parser("evaluate", help="judge a model on held-out data, beside its baselines")
     e.add_argument("model", help="model name")
@@ -68,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "committed held-out set)")
     e.add_argument("--n", type=int, default=None, help="bodies per held-out set (default: all)")
     e.add_argument("--out", type=Path, default=None, help="also write report.json and report.png here")
+    e.add_argument("--style", default=None, help="comic: the style to judge, a name or a folder (default: all)")
+    e.add_argument("--optimiser-minutes", type=float, default=None,
+                   help="comic: CPU minutes given to each weight-free optimiser baseline (default 5)")
+
+    c = sub.add_parser("comic", help="comic styles: list them, or synthesise a seamless tile")
+    csub = c.add_subparsers(dest="comic_command", required=True)
+    csub.add_parser("list", help="the shipped and trained style names, one per line")
+    cs = csub.add_parser("synth", help="write one seamless N x N tile of a style")
+    cs.add_argument("--style", required=True, help="a style name (`avatar comic list`) or a style folder")
+    cs.add_argument("--size", type=int, required=True, help="tile side in pixels: a multiple of 4, 32-4096")
+    cs.add_argument("--seed", type=int, default=0)
+    cs.add_argument("--out", type=Path, required=True, help="PNG file to write")
 
     sub.add_parser("models", help="the trainable models, one per line")
     return ap
@@ -105,10 +121,21 @@ def _train(args: argparse.Namespace) -> int:
         if not args.data.is_dir():
             raise SpecError([f"--data = {str(args.data)!r} is not a folder"])
         changes["data"] = str(args.data)
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    for key, value in (("exemplars", args.exemplar), ("name", args.name)):
+        if value is not None:
+            if key not in fields:
+                raise SpecError([f"--{key.rstrip('s')}: model {args.model!r} does not take it"])
+            changes[key] = tuple(str(p) for p in value) if key == "exemplars" else value
+    if args.out is None and "exemplars" not in changes:
+        raise SpecError([f"--out is required to train {args.model!r}"])
+    if args.name is not None and (not args.name.replace("_", "").replace("-", "").isalnum() or len(args.name) > 64):
+        raise SpecError([f"--name = {args.name!r}: a style name is 1-64 letters, digits, '-' or '_'"])
     config = dataclasses.replace(config_cls(), **changes)
-    entry.resolve("train")(args.out, config)
-    entry.resolve("evaluate")(args.out, out=args.out)
-    print(f"{args.model}: weights, config, training log and report in {args.out}")
+    out = entry.resolve("train")(args.out, config)
+    out = args.out or Path(out["folder"])
+    entry.resolve("evaluate")(out, out=out, **dict(entry.after_training))
+    print(f"{args.model}: weights, config, training log and report in {out}")
     return 0
 
 
@@ -118,7 +145,34 @@ def _evaluate(args: argparse.Namespace) -> int:
     entry = get(args.model)
     if args.n is not None and args.n < 1:
         raise SpecError([f"--n = {args.n} must be at least 1"])
-    entry.resolve("evaluate")(args.weights, seed=args.seed, n=args.n, out=args.out)
+    extra = {}
+    if args.model == "comic":
+        extra["style"] = args.style
+        if args.optimiser_minutes is not None:
+            if not 0 < args.optimiser_minutes <= 60:
+                raise SpecError([f"--optimiser-minutes = {args.optimiser_minutes} is outside the allowed range 0-60"])
+            extra["optimiser_minutes"] = args.optimiser_minutes
+    elif args.style is not None or args.optimiser_minutes is not None:
+        raise SpecError([f"--style and --optimiser-minutes apply to the comic model, not {args.model!r}"])
+    entry.resolve("evaluate")(args.weights, seed=args.seed, n=args.n, out=args.out, **extra)
+    return 0
+
+
+def _comic(args: argparse.Namespace) -> int:
+    from models.comic.style import ComicStyle, available_styles
+
+    if args.comic_command == "list":
+        for name in available_styles():
+            print(name)
+        return 0
+    from PIL import Image
+
+    from pipeline.core.files import atomic_save_png
+
+    style = ComicStyle.load(args.style)
+    tile = style.synth(args.size, args.seed)
+    atomic_save_png(args.out, Image.fromarray(tile))
+    print(f"wrote a {args.size} x {args.size} tile of {args.style!r} (seed {args.seed}) to {args.out}")
     return 0
 
 
@@ -145,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "comic":
+            return _comic(args)
         if args.command == "models":
             from models.common.registry import REGISTRY
 

@@ -51,13 +51,14 @@ def _coerce(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) and "tuple" in str(hints.get(k, "")) else v for k, v in raw.items()}
 
 
-def load_checkpoint(folder: Path, stem: str, config_cls: type[C], check_body: bool = True
-                    ) -> tuple[C, dict[str, torch.Tensor]]:
+def load_checkpoint(folder: Path, stem: str, config_cls: type[C], check_body: bool = True,
+                    extra_keys: tuple[str, ...] = ()) -> tuple[C, dict[str, torch.Tensor]]:
     """Read a checkpoint written by ``save_checkpoint``.
 
     Returns:
         (config, state dict). Raises CheckpointError when files are missing, the config has keys the config class
-        lacks, or (``check_body``) the weights were trained on other body data than this process loads.
+        lacks (other than ``extra_keys``, recorded beside it), or (``check_body``) the weights were trained on
+        other body data than this process loads.
     """
     folder = Path(folder)
     weights, cfg_path = folder / f"{stem}.safetensors", folder / "config.json"
@@ -67,7 +68,7 @@ def load_checkpoint(folder: Path, stem: str, config_cls: type[C], check_body: bo
     raw = json.loads(cfg_path.read_text())
     recorded = raw.get(CHECKSUM_KEY)
     known = {f.name for f in dataclasses.fields(config_cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(raw) - known - {CHECKSUM_KEY, WEIGHTS_KEY, "training_data_fingerprint"})
+    unknown = sorted(set(raw) - known - {CHECKSUM_KEY, WEIGHTS_KEY, "training_data_fingerprint", *extra_keys})
     if unknown:
         raise CheckpointError(f"{cfg_path}: unknown config keys {', '.join(unknown)}")
     if check_body:

@@ -25,6 +25,7 @@ class ModelEntry:
             with every baseline, writing report.json and report.png into ``out`` when given.
         load: ``module:callable(weights_dir=None)`` -> the model ready to use.
         max_minutes: the training budget on 2 CPU cores (data generation included).
+        after_training: keyword arguments of the evaluation that ``avatar train`` runs when training ends.
     """
 
     name: str
@@ -34,6 +35,7 @@ class ModelEntry:
     evaluate: str
     load: str
     max_minutes: float
+    after_training: tuple[tuple[str, Any], ...] = ()
 
     def resolve(self, what: str) -> Callable[..., Any]:
         module, _, attr = getattr(self, what).partition(":")
@@ -54,6 +56,11 @@ REGISTRY: dict[str, ModelEntry] = {e.name: e for e in (
         config="models.texture.train:TrainConfig", train="models.texture.train:train",
         evaluate="models.texture.evaluate:evaluate_and_report", load="models.texture.model:TextureDecoder.load",
         max_minutes=30.0),
+    ModelEntry(
+        name="comic", summary="ComicTextureGAN: exemplar images -> a comic style (seamless tiles, stylised albedo)",
+        config="models.comic.train:TrainConfig", train="models.comic.train:train",
+        evaluate="models.comic.evaluate:evaluate_and_report", load="models.comic.style:ComicStyle.load",
+        max_minutes=30.0, after_training=(("optimiser_minutes", 1.0),)),
 )}
 
 

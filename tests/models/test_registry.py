@@ -33,7 +33,9 @@ def test_every_entry_resolves_and_names_its_weights_folder():
         assert {"minutes", "seed"} <= set(vars(config))
         for what in ("train", "evaluate", "load"):
             assert callable(entry.resolve(what))
-        assert (weights_dir(name) / "config.json").is_file()
+        folder = weights_dir(name)
+        configs = [folder / "config.json"] if name != "comic" else sorted(folder.glob("*/config.json"))
+        assert configs and all(p.is_file() for p in configs)
     with pytest.raises(ValueError, match="unknown model 'nosuch'; models: decoder, texture"):
         get("nosuch")
     make = subprocess.run(["make", "-n", "train", "MODEL=decoder"], capture_output=True, text=True, cwd=ROOT)

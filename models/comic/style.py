@@ -1,0 +1,114 @@
+"""Comic styles: a trained generator with its exemplar's layout statistics, found by name, used to synthesise tiles
+and to stylise an avatar's albedo.
+
+A style is a folder with ``comic.safetensors`` (the generator's weights and the layout statistics, float16),
+``config.json`` (``ComicConfig`` plus ``style``, the exemplars' names and sha256), the training log and the
+report; where styles are found: ``pipeline.core.comic_styles``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.comic.data import N_QUANTILES, LayoutStats, layout, random_layout
+from models.comic.model import NAME, ComicConfig, ComicGenerator
+from models.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from pipeline.core.comic import gaussian_blur, kmeans_palette
+from pipeline.core.comic_styles import comic_style_dirs
+
+MIN_TILE, MAX_TILE = 32, 4096
+
+
+def available_styles() -> dict[str, Path]:
+    """Style name -> folder: the shipped ones, then the user's (which win on a shared name)."""
+    return comic_style_dirs()
+
+
+def resolve_style(name_or_dir: str | Path) -> Path:
+    """A style's folder from its name or a folder path; ValueError naming the styles there are."""
+    p = Path(name_or_dir)
+    if p.is_dir() and (p / f"{NAME}.safetensors").is_file():
+        return p
+    styles = available_styles()
+    if str(name_or_dir) in styles:
+        return styles[str(name_or_dir)]
+    raise ValueError(f"unknown comic style {str(name_or_dir)!r}; styles: {', '.join(styles) or 'none installed'}")
+
+
+class ComicStyle(nn.Module):
+    """A generator and the layout statistics of its exemplar (buffers, saved with the weights)."""
+
+    def __init__(self, cfg: ComicConfig, stats: LayoutStats | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.generator = ComicGenerator(cfg)
+        s = min(cfg.spot, 4096)
+        stats = stats or LayoutStats(spot=np.zeros((3, s, s), np.float32), mean=np.zeros(3, np.float32),
+                                     quantiles=np.zeros((3, N_QUANTILES), np.float32),
+                                     palette=np.zeros((cfg.palette, 3), np.float32))
+        for key in ("spot", "mean", "quantiles", "palette"):
+            self.register_buffer(key, torch.from_numpy(np.ascontiguousarray(getattr(stats, key))))
+
+    @property
+    def stats(self) -> LayoutStats:
+        return LayoutStats(**{k: getattr(self, k).float().numpy() for k in ("spot", "mean", "quantiles", "palette")})
+
+    def save(self, folder: Path, style: str, extra: dict | None = None) -> Path:
+        return save_checkpoint(folder, NAME, self, self.cfg, extra={"style": style, **(extra or {})}, half=True)
+
+    @classmethod
+    def load(cls, name_or_dir: str | Path) -> ComicStyle:
+        folder = resolve_style(name_or_dir)
+        cfg, state = load_checkpoint(folder, NAME, ComicConfig, check_body=False,
+                                     extra_keys=("style", "exemplars", "iterations"))
+        spot = state["spot"]
+        model = cls(dataclasses.replace(cfg, spot=int(spot.shape[-1])))
+        missing = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        if missing.missing_keys or missing.unexpected_keys:
+            raise CheckpointError(f"{folder}: weights do not fit the config (missing "
+                                  f"{missing.missing_keys[:3]}, unexpected {missing.unexpected_keys[:3]})")
+        return model.eval()
+
+    def noise(self, b: int, h: int, w: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """(noise_full (b, noise, h, w), noise_low (b, noise, h/4, w/4), phase (b, waves)) from ``gen``."""
+        n = self.cfg.noise
+        full = torch.randn(b, n, h, w, generator=gen)
+        low = torch.randn(b, n, h // 4, w // 4, generator=gen)
+        phase = torch.rand(b, self.cfg.waves, generator=gen) * (2 * np.pi)
+        return full, low, phase
+
+    @torch.no_grad()
+    def synth(self, size: int, seed: int = 0) -> np.ndarray:
+        """(size, size, 3) uint8 sRGB: one seamless tile of this style from ``seed`` (same seed, same bytes)."""
+        if not (MIN_TILE <= size <= MAX_TILE) or size % 4:
+            raise ValueError(f"--size = {size}: a tile side must be a multiple of 4 in {MIN_TILE}-{MAX_TILE}")
+        rng = np.random.default_rng([seed, 1])
+        lay = torch.from_numpy(random_layout(self.stats, size, rng, self.cfg.sigma, self.cfg.bands))[None]
+        gen = torch.Generator().manual_seed(int(seed))
+        out = self.generator(lay, *self.noise(1, size, size, gen), tile=True)
+        return to_uint8(out[0])
+
+    @torch.no_grad()
+    def stylise(self, image: np.ndarray, seed: int = 0) -> np.ndarray:
+        """(H, W, 3) uint8 comic version of an (H, W, 3) uint8 sRGB image (an albedo in UV space), H and W
+        multiples of 4: its layout on its own k-means palette (its colours kept), this style's drawing."""
+        h, w = image.shape[:2]
+        if image.ndim != 3 or image.shape[2] != 3 or h % 4 or w % 4:
+            raise ValueError(f"stylise needs an (H, W, 3) image with H and W multiples of 4, got {image.shape}")
+        img = image.astype(np.float32) / 255.0
+        smooth = gaussian_blur(img, self.cfg.sigma / 2, periodic=False)
+        palette = kmeans_palette(smooth, k=self.cfg.palette, seed=seed)
+        lay = layout(smooth, palette, self.cfg.sigma, self.cfg.bands, periodic=False, presmoothed=True)
+        lay = torch.from_numpy(lay)[None]
+        gen = torch.Generator().manual_seed(int(seed))
+        return to_uint8(self.generator(lay, *self.noise(1, h, w, gen))[0])
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8."""
+    return (image.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()

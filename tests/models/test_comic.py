@@ -1,0 +1,156 @@
+"""The comic model: layouts, the tileable generator, a smoke training (32-pixel crops, 20 iterations) from a real
+exemplar, its evaluation beside the baselines, the `avatar comic` commands and the weight-free metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models.comic import train as comic_train
+from models.comic.data import LayoutStats, load_exemplar, random_layout, split
+from models.comic.evaluate import evaluate
+from models.comic.metrics import RandomFeatures, flat_fraction, nearest_patch, palette_error, seam_ratio, wraps
+from models.comic.style import ComicStyle, available_styles, resolve_style
+from models.comic.train import TrainConfig, shipped_exemplars, train
+from pipeline.cli import main
+from pipeline.core.comic import screentone
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def smoke_style(tmp_path_factory) -> Path:
+    """A style trained for 20 iterations on 32-pixel crops of a 128 x 128 piece of the shipped ink exemplar."""
+    tmp = tmp_path_factory.mktemp("comic")
+    piece = Image.open(ROOT / "assets" / "comic" / "ink.png").convert("RGB").crop((0, 0, 128, 128))
+    piece.save(tmp / "piece.png")
+    cfg = TrainConfig(minutes=2.0, exemplars=(str(tmp / "piece.png"),), name="smoke", crop=32, batch=4,
+                      max_iterations=20, log_every=5)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(comic_train, "SNAPSHOT_S", 0.0)  # the early snapshot (at 5 minutes in a real training) at once
+    try:
+        log = train(tmp / "styles" / "smoke", cfg, progress=False)
+    finally:
+        mp.undo()
+    assert log["iterations"] == 20 and len(log["history"]["d"]) == 4
+    return tmp / "styles" / "smoke"
+
+
+def test_shipped_exemplars_are_there_and_split_three_to_one():
+    ex = shipped_exemplars()
+    assert set(ex) >= {"ink", "halftone"}
+    img = load_exemplar(ex["ink"])
+    train_part, held = split(img)
+    assert img.dtype == np.float32 and train_part.shape[1] == 3 * held.shape[1] == 768
+
+
+def test_exemplar_errors_name_the_file_and_the_limit(tmp_path):
+    Image.new("RGB", (20, 300)).save(tmp_path / "thin.png")
+    with pytest.raises(ValueError, match=r"thin.png is 20 x 300 pixels; each side must be 32-4096"):
+        load_exemplar(tmp_path / "thin.png")
+    (tmp_path / "fake.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=r"fake\.png is not a readable image"):
+        load_exemplar(tmp_path / "fake.png")
+    with pytest.raises(FileNotFoundError):
+        load_exemplar(tmp_path / "missing.png")
+
+
+def test_random_layouts_wrap_and_follow_the_palette():
+    img = load_exemplar(shipped_exemplars()["ink"])[:256, :256]
+    stats = LayoutStats.of(img, sigma=4.0, spot_size=128)
+    lay = random_layout(stats, 96, np.random.default_rng(3), sigma=4.0, bands=4)
+    assert lay.shape == (4, 96, 96) and lay.min() >= 0 and lay.max() <= 1
+    assert wraps(lay[:3].transpose(1, 2, 0))
+    assert not wraps(load_exemplar(shipped_exemplars()["ink"])[:96, 300:396])  # a crop of an image does not
+    again = random_layout(stats, 96, np.random.default_rng(3), sigma=4.0, bands=4)
+    other = random_layout(stats, 96, np.random.default_rng(4), sigma=4.0, bands=4)
+    assert np.array_equal(lay, again) and not np.allclose(lay, other)
+    # mean colour of the layout stays within the exemplar's colour range
+    assert np.all(np.abs(lay[:3].mean((1, 2)) - img.reshape(-1, 3).mean(0)) < 0.15)
+
+
+def test_smoke_training_writes_a_loadable_style_whose_tiles_wrap(smoke_style):
+    files = {p.name for p in smoke_style.iterdir()}
+    assert {"comic.safetensors", "config.json", "training_log.json", "report_training.png", "exemplars",
+            "at_5min"} <= files
+    cfg = json.loads((smoke_style / "config.json").read_text())
+    assert cfg["style"] == "smoke" and cfg["exemplars"][0]["file"] == "piece.png"
+    style = ComicStyle.load(smoke_style)
+    for size in (32, 64, 128):
+        tile = style.synth(size, seed=5)
+        assert tile.shape == (size, size, 3) and tile.dtype == np.uint8
+        assert wraps(tile / 255.0)
+    assert np.array_equal(style.synth(64, 9), style.synth(64, 9))
+    assert not np.array_equal(style.synth(64, 9), style.synth(64, 10))
+    with pytest.raises(ValueError, match="multiple of 4"):
+        style.synth(66)
+    out = style.stylise(np.full((64, 96, 3), 180, np.uint8))
+    assert out.shape == (64, 96, 3)
+
+
+def test_a_circularly_padded_generator_is_what_makes_the_tile_wrap(smoke_style):
+    """A generator drawing strongly (random output layer) wraps with circular padding, not with zero padding; the
+    seam ratio and ``wraps`` both see it."""
+    style = ComicStyle.load(smoke_style)
+    torch.manual_seed(0)
+    torch.nn.init.normal_(style.generator.out.weight, std=0.05)
+    tile = style.synth(64, 5) / 255.0
+    assert wraps(tile) and seam_ratio(tile) <= 1.1
+    for m in style.generator.modules():
+        if hasattr(m, "padding_mode"):
+            m.padding_mode = "zeros"
+    tile = style.synth(64, 5) / 255.0
+    assert not wraps(tile) and seam_ratio(tile) > 1.1
+
+
+def test_evaluation_prints_every_row_and_checks(smoke_style, capsys):
+    r = evaluate(smoke_style, seed=11, n=2, optimiser_minutes=0.01, seam_sizes=(32, 64), avatars=2)
+    assert set(r["rows"]) == {"gan", "gan_5min", "gram_optimiser", "sliced_wasserstein_optimiser", "noise",
+                              "blur", "patch_shuffle"}
+    assert r["floor"]["side"] == 32 and r["floor"]["crops"] == 4
+    # trivial baselines behave as they must: noise is far from the exemplar and never flat; pieces of the
+    # training part are near it, patch for patch
+    rows = r["rows"]
+    assert rows["noise"]["gram"] > r["floor"]["gram"] and rows["noise"]["flat_fraction"] < 0.05
+    assert rows["patch_shuffle"]["nearest_patch"] < rows["noise"]["nearest_patch"] / 3
+    assert r["same_seed_same_bytes"] and set(r["acceptance"]) >= {"seam_ratio_le_1.1_all_sizes", "not_a_copy"}
+    assert r["wraps_all_sizes"]
+
+
+def test_comic_commands_list_and_synth(smoke_style, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AVATAR_STYLES", str(smoke_style.parent))
+    assert "smoke" in available_styles() and resolve_style("smoke") == smoke_style
+    assert main(["comic", "list"]) == 0
+    assert "smoke" in capsys.readouterr().out.split()
+    assert main(["comic", "synth", "--style", "smoke", "--size", "64", "--seed", "2", "--out",
+                 str(tmp_path / "t.png")]) == 0
+    tile = np.asarray(Image.open(tmp_path / "t.png"))
+    assert np.array_equal(tile, ComicStyle.load(smoke_style).synth(64, 2))
+    assert main(["comic", "synth", "--style", "nosuch", "--size", "64", "--out", str(tmp_path / "u.png")]) == 2
+    assert "unknown comic style 'nosuch'; styles:" in capsys.readouterr().err
+    assert main(["comic", "synth", "--style", "smoke", "--size", "30", "--out", str(tmp_path / "u.png")]) == 2
+    assert "--size = 30" in capsys.readouterr().err
+    assert main(["train", "comic", "--exemplar", str(tmp_path / "nosuch.png")]) == 2
+    assert main(["train", "decoder", "--exemplar", str(tmp_path / "t.png"), "--out", str(tmp_path)]) == 2
+    assert "does not take it" in capsys.readouterr().err
+
+
+def test_metrics_measure_what_they_say():
+    tile = screentone(64, period=8.0, angle_deg=45.0, tone=0.4)
+    rgb = np.repeat(tile[..., None], 3, axis=2)
+    assert seam_ratio(rgb) < 1.1
+    ramp = np.repeat(np.linspace(0, 1, 64)[None, :, None], 64, 0).repeat(3, 2)
+    assert seam_ratio(ramp) > 10
+    assert flat_fraction(np.full((16, 16, 3), 0.3)) == 1.0 and flat_fraction(rgb) < 0.9
+    pal = np.array([[0.0, 0, 0], [1.0, 1, 1]])
+    assert palette_error(rgb.round(), pal) == 0.0 and palette_error(np.full((4, 4, 3), 0.5), pal) > 0.8
+    feats = RandomFeatures(1)
+    noise = np.random.default_rng(0).random((64, 64, 3))
+    assert feats.gram(rgb, rgb) == 0.0 and feats.gram(noise, rgb) > 0.1
+    assert abs(feats.sifid(rgb, rgb)) < 1e-6 and feats.sifid(noise, rgb) > 0.01
+    assert nearest_patch(rgb, rgb) == 0.0 and nearest_patch(noise, rgb) > 0.1
