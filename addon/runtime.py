@@ -162,11 +162,11 @@ def make_avatar_data(entry: dict[str, Any], prefs: Any, rig: str, names: str, in
             dec, maps = decode([req], prefs, textures={"size": size, "dir": folder})
             textures = _read_maps(maps[0])
     else:
-        from pipeline.jobs.stages import texture_stage
+        from pipeline.jobs.stages import stylise_stage, texture_stage
 
         dec = decode([req], prefs)
         step(0.5)
-        textures = texture_stage(req, job_context(), size)
+        textures = stylise_stage(req, texture_stage(req, job_context(), size), job_context())
     step(0.6)
     from pipeline.jobs.stages import avatar_for_request
 
@@ -197,10 +197,11 @@ def _read_maps(files: dict[str, Any]) -> Any:
 
     from pipeline.jobs.stages import Textures
 
+    normal, rough = files.get("normal"), files.get("roughness")  # a comic albedo comes alone
     return Textures(albedo=np.ascontiguousarray(_read_png(files["albedo"])[..., :3]),
-                    normal=np.ascontiguousarray(_read_png(files["normal"])[..., :3]),
-                    roughness=np.ascontiguousarray(_read_png(files["roughness"])[..., 0]),
-                    base_color=tuple(float(c) for c in files["base_color"]))
+                    normal=None if normal is None else np.ascontiguousarray(_read_png(normal)[..., :3]),
+                    roughness=None if rough is None else np.ascontiguousarray(_read_png(rough)[..., 0]),
+                    base_color=tuple(float(c) for c in files["base_color"]), comic_style=files.get("comic_style"))
 
 
 def avatar_armature(obj: Any) -> Any:

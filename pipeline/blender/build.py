@@ -287,7 +287,13 @@ def build_avatar(avatar: AvatarData, scene: Any | None = None) -> tuple[Any, Any
     mod = mesh_obj.modifiers.new("Armature", "ARMATURE")
     mod.object = arm_obj
     _assign_weights(mesh_obj, avatar)
-    mesh_obj.data.materials.append(_material(avatar, f"{avatar.name}_skin"))
+    if avatar.comic_style is not None and avatar.texture is not None:
+        from pipeline.blender.toon import toon_material
+
+        albedo = _image(avatar.texture, f"{avatar.name}_albedo", "sRGB")
+        mesh_obj.data.materials.append(toon_material(f"{avatar.name}_comic", albedo, ALBEDO_NODE))
+    else:
+        mesh_obj.data.materials.append(_material(avatar, f"{avatar.name}_skin"))
     _store_properties(arm_obj, avatar)
     return arm_obj, mesh_obj
 

@@ -2,9 +2,10 @@
 
 The same framing as the pyrender previews (orthographic, front and side, one scale for every avatar up to
 1.85 m) so contact sheets mix either. The avatar is posed through its own armature (relaxed arms, the pose the
-pyrender previews use), rendered, and put back in its rest pose. View transform "Standard" so the albedo's sRGB
-colours come out as they are; a sun and a grey world light the body. Images go to a temporary name in the target
-folder and are renamed into place.
+pyrender previews use), rendered, and put back in its rest pose. A comic avatar gets its ink outline for the
+render (``toon.add_outline``); its toon material draws in EEVEE (Shader-to-RGB), which the jobs choose for it.
+View transform "Standard" so the albedo's sRGB colours come out as they are; a sun and a grey world light the
+body. Images go to a temporary name in the target folder and are renamed into place.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mathutils import Matrix
 
 from pipeline.blender.compat import engine_id
 from pipeline.blender.export import quiet_stdout
+from pipeline.blender.toon import add_outline, remove_outline
 from pipeline.core.avatar_data import AvatarData
 from pipeline.core.files import partial_path, refuse_links
 from pipeline.core.poses import relaxed_arms
@@ -122,6 +124,10 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
     frame_h = frame_height(avatar.vertices)
     centre = frame_centre(avatar.vertices, frame_h)
     out: dict[str, Path] = {}
+    mesh_obj = next((c for c in arm_obj.children if c.type == "MESH"), None)
+    comic = avatar.comic_style is not None and mesh_obj is not None
+    if comic:
+        add_outline(mesh_obj)
     try:
         for key, view, fname in (("front", FRONT, "preview.png"), ("side", SIDE, "preview_side.png")):
             cam = add_camera(scene, view, frame_h, centre, width / height)
@@ -139,6 +145,8 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
             os.replace(tmp, path)
             out[key] = path
     finally:
+        if comic:
+            remove_outline(mesh_obj)
         pose_armature(arm_obj, avatar, None)
         for obj in made:
             data = obj.data

@@ -45,6 +45,7 @@ class AvatarData:
         roughness_map: optional (H, W) uint8 roughness (0 mirror, 255 fully rough), same size as ``texture``.
         base_color: (4,) float32 linear RGBA used when there is no texture.
         meta: JSON-serialisable extras (request, seed, measurements, warnings).
+        comic_style: the comic style ``texture`` is drawn in (toon materials and comic previews), or None.
     """
 
     name: str
@@ -67,6 +68,7 @@ class AvatarData:
         default_factory=lambda: np.array([0.8, 0.6, 0.5, 1.0], dtype=np.float32)
     )
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    comic_style: str | None = None
 
     def __post_init__(self) -> None:
         for field in ("vertices", "faces", "uvs", "bone_parents", "bone_heads", "bone_tails", "bone_rest",

@@ -49,7 +49,11 @@ def style_warnings(name: str, style: str, comic_style: str | None, comic_styles:
         out.append(warning("style", "comic", "realistic", "", f"avatar {name!r}: style 'comic' needs a comic "
                            "style and none is installed; the avatar has the realistic look"))
     if comic_style is not None and comic_style not in comic_styles:
+        from pipeline.core.comic_styles import comic_style_for
+
         known = ", ".join(comic_styles) or "none is installed"
-        out.append(warning("comic_style", comic_style, None, "", f"avatar {name!r}: comic_style {comic_style!r} "
-                           f"is not an installed comic style ({known}); it has no effect"))
+        used = comic_style_for(style, comic_style, comic_styles)
+        effect = f"style {used!r} is used instead" if used else "it has no effect"
+        out.append(warning("comic_style", comic_style, used, "", f"avatar {name!r}: comic_style {comic_style!r} "
+                           f"is not an installed comic style ({known}); {effect}"))
     return out

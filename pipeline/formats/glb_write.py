@@ -220,7 +220,8 @@ def glb_bytes(avatar: AvatarData, bone_names: list[str] | None = None, generator
                   "extras": stored_properties(avatar)})
 
     pbr: dict = {"metallicFactor": 0.0}
-    material: dict = {"name": f"{avatar.name}_skin", "doubleSided": True, "pbrMetallicRoughness": pbr}
+    material: dict = {"name": f"{avatar.name}_{'comic' if avatar.comic_style else 'skin'}", "doubleSided": True,
+                      "pbrMetallicRoughness": pbr}
     gltf: dict = {
         "asset": {"version": "2.0", "generator": generator},
         "scene": 0,
@@ -241,8 +242,8 @@ def glb_bytes(avatar: AvatarData, bone_names: list[str] | None = None, generator
     if "roughness" in pngs:
         pbr["metallicRoughnessTexture"] = _add_image(buf, gltf, pngs["roughness"].result(),
                                                      f"{avatar.name}_roughness")
-    else:
-        pbr["roughnessFactor"] = ROUGHNESS_WITHOUT_MAP
+    else:  # a comic albedo is matte, as the toon material's exported BSDF is
+        pbr["roughnessFactor"] = 1.0 if avatar.comic_style else ROUGHNESS_WITHOUT_MAP
 
     blob = buf.blob()
     gltf["bufferViews"] = buf.views

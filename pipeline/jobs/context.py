@@ -31,6 +31,7 @@ class JobContext:
         self._refiner: Any = None
         self._renderer: Any = None
         self._texture: Any = None
+        self._comic: dict[str, Any] = {}
         self.scene_ready = False  # Blender: factory settings loaded once, then only cleared between avatars
 
     @property
@@ -52,6 +53,16 @@ class JobContext:
             self.threads.apply_torch()
             self._texture = TextureDecoder.load()
         return self._texture
+
+    def comic_style(self, name: str) -> Any:
+        """A comic style by name (``models.comic.style.ComicStyle``, loaded once per process)."""
+        if name not in self._comic:
+            from models.comic.style import ComicStyle
+            from pipeline.core.comic_styles import comic_style_dirs
+
+            self.threads.apply_torch()
+            self._comic[name] = ComicStyle.load(comic_style_dirs()[name])  # an installed name, never a path
+        return self._comic[name]
 
     @property
     def refiner(self) -> Any:

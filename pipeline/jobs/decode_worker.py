@@ -23,7 +23,7 @@ import numpy as np
 from pipeline.core.resources import body_data_sha256
 from pipeline.core.spec import SpecError, parse_avatar
 from pipeline.jobs.context import JobContext
-from pipeline.jobs.stages import decode_requests, texture_stage
+from pipeline.jobs.stages import decode_requests, stylise_stage, texture_stage
 
 
 def run(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
@@ -51,11 +51,11 @@ def _write_maps(req, ctx: JobContext, where: dict[str, Any]) -> dict[str, Any]:
     folder = Path(where["dir"])
     if not folder.is_dir():
         raise NotADirectoryError(f"texture folder {folder} does not exist")
-    tex = texture_stage(req, ctx, int(where.get("size", 1024)))
+    tex = stylise_stage(req, texture_stage(req, ctx, int(where.get("size", 1024))), ctx)
     files = {k: str(atomic_write_bytes(folder / f"{req.name}_{k}.png",
                                        encode_png(getattr(tex, k), srgb=k == "albedo")))
-             for k in ("albedo", "normal", "roughness")}
-    return {**files, "base_color": list(tex.base_color)}
+             for k in ("albedo", "normal", "roughness") if getattr(tex, k) is not None}
+    return {**files, "base_color": list(tex.base_color), "comic_style": tex.comic_style}
 
 
 def _answer(line: str, ctx: JobContext) -> tuple[dict[str, Any], int]:

@@ -28,6 +28,7 @@ from pipeline.jobs.stages import (
     glb_stage,
     preview_stage,
     request_meta,
+    stylise_stage,
     texture_stage,
 )
 
@@ -73,6 +74,9 @@ def make_avatar(req: AvatarRequest, options: JobOptions, ctx: JobContext) -> dic
         dec = decode_requests([req], ctx, options.refine)
     with clock("texture"):
         textures = texture_stage(req, ctx, options.texture_size)
+    if req.style == "comic":
+        with clock("stylise"):
+            textures = stylise_stage(req, textures, ctx)
     files: dict[str, Path] = {}
     built = None
     groups = options.influences()

@@ -1,6 +1,7 @@
 """The stages of an avatar job, each with explicit inputs and outputs (``job.make_avatar`` runs them in order).
 
-decode (torch: decoder + refinement) -> texture (torch: albedo, normal and roughness maps) -> assemble (numpy:
+decode (torch: decoder + refinement) -> texture (torch: albedo, normal and roughness maps) -> stylise (torch:
+the comic style's albedo, for comic avatars) -> assemble (numpy:
 AvatarData for a rig and an export target's influences) -> GLB (numpy writer) -> build (Blender scene, only for
 FBX, USD and Blender previews) -> export (Blender's exporters) -> preview (pyrender, or Blender's EEVEE/Cycles)
 -> record (``avatar.json``). The add-on and the decode worker
@@ -20,10 +21,10 @@ from pipeline.core.assembly import assemble, avatar_from_batch
 from pipeline.core.attributes import measurement_targets, normalise_attributes
 from pipeline.core.avatar_data import AvatarData
 from pipeline.core.body_model import BodyModel
+from pipeline.core.comic_styles import comic_style_dirs, comic_style_for
 from pipeline.core.deviations import measurement_warnings, style_warnings
 from pipeline.core.export_targets import EXPORT_TARGETS
 from pipeline.core.files import atomic_save_png, atomic_write_bytes
-from pipeline.core.resources import weights_dir
 from pipeline.core.rig_names import export_names
 from pipeline.core.spec import AvatarRequest
 from pipeline.jobs.context import JobContext
@@ -46,19 +47,20 @@ class Decoded:
 @dataclasses.dataclass(frozen=True)
 class Textures:
     """An avatar's texture maps (``models.texture``): albedo (S, S, 3) uint8 sRGB; normal (S, S, 3) uint8
-    tangent-space detail (OpenGL); roughness (S, S) uint8; base_color (4,) linear RGBA of the skin (for
-    untextured uses)."""
+    tangent-space detail (OpenGL), None for a comic albedo; roughness (S, S) uint8, None for a comic albedo;
+    base_color (4,) linear RGBA of the skin (for untextured uses); comic_style: the comic style the albedo is
+    drawn in (None: realistic)."""
 
     albedo: np.ndarray
-    normal: np.ndarray
-    roughness: np.ndarray
+    normal: np.ndarray | None
+    roughness: np.ndarray | None
     base_color: tuple[float, float, float, float]
+    comic_style: str | None = None
 
 
 def installed_comic_styles() -> tuple[str, ...]:
-    """Names of the comic styles installed beside the shipped weights (``models/weights/comic/<style>/``)."""
-    folder = weights_dir("comic")
-    return tuple(sorted(p.name for p in folder.iterdir() if p.is_dir())) if folder.is_dir() else ()
+    """Names of the comic styles there are: shipped and the user's (``pipeline.core.comic_styles``)."""
+    return tuple(comic_style_dirs())
 
 
 def decode_requests(requests: list[AvatarRequest], ctx: JobContext, refine: bool = True) -> Decoded:
@@ -96,6 +98,17 @@ def texture_stage(req: AvatarRequest, ctx: JobContext, size: int) -> Textures:
                     base_color=(float(r), float(g), float(b), 1.0))
 
 
+def stylise_stage(req: AvatarRequest, textures: Textures, ctx: JobContext) -> Textures:
+    """The comic look: for ``style = "comic"`` the albedo redrawn by the comic style (``comic_style`` or the
+    default) on its own palette, so tone and regions stay; the skin's pore normals and roughness map are left
+    out (a flat, matte comic surface). Realistic requests, or no style installed: the textures unchanged."""
+    name = comic_style_for(req.style, req.comic_style, installed_comic_styles())
+    if name is None:
+        return textures
+    albedo = ctx.comic_style(name).stylise(textures.albedo, seed=req.seed)
+    return dataclasses.replace(textures, albedo=albedo, normal=None, roughness=None, comic_style=name)
+
+
 def avatar_for_request(req: AvatarRequest, body: BodyModel, dec: Decoded, i: int = 0, rig: str = "game_engine",
                        names: str = "internal", influences: int = 4, textures: Textures | None = None,
                        texture_size: int = 1024, ctx: JobContext | None = None) -> AvatarData:
@@ -103,12 +116,15 @@ def avatar_for_request(req: AvatarRequest, body: BodyModel, dec: Decoded, i: int
     ``influences``, the textures (made in ``ctx``, or a new context, when not given), and the request,
     measurements and warnings in ``meta``."""
     r = body.rig(rig)
-    tex = textures or texture_stage(req, ctx or JobContext(body=body), texture_size)
+    if textures is None:
+        ctx = ctx or JobContext(body=body)
+        textures = stylise_stage(req, texture_stage(req, ctx, texture_size), ctx)
+    tex = textures
     avatar = avatar_from_batch(body, r, assemble(body, r, dec.coefficients[i: i + 1]), 0, req.name, influences,
                                base_color=np.array(tex.base_color), texture=tex.albedo,
                                meta=request_meta(req, dec, i))
     return avatar.replace(bone_names=export_names(rig, avatar.bone_names, names), normal_map=tex.normal,
-                          roughness_map=tex.roughness)
+                          roughness_map=tex.roughness, comic_style=tex.comic_style)
 
 
 def build_stage(avatar: AvatarData, ctx: JobContext) -> tuple[Any, Any]:
@@ -158,12 +174,14 @@ def preview_stage(avatar: AvatarData, textures: Textures, folder: Path, engine: 
     """preview.png and preview_side.png (relaxed arms) and, with pyrender, preview_poses.png.
 
     ``pyrender`` poses on the CPU and renders offscreen; ``eevee`` and ``cycles`` render the built Blender avatar
-    (``built``: its armature and mesh) with its texture.
+    (``built``: its armature and mesh) with its texture; comic avatars always with EEVEE.
     """
     if engine != "pyrender":
         from pipeline.blender.render import render_previews
 
         assert built is not None, "Blender previews render the built avatar"
+        if avatar.comic_style is not None:  # the toon material draws through Shader-to-RGB: EEVEE only
+            engine = "eevee"
         return render_previews(built[0], avatar, folder, engine, threads=ctx.threads.cycles_threads)
     from PIL import Image
 

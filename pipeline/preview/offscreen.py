@@ -39,7 +39,7 @@ class Renderer:
         self.close()
 
     def render(self, vertices: np.ndarray, faces: np.ndarray, color: Sequence[float], view: View,
-               frame_height_m: float, center_z_m: float, maps: SurfaceMaps | None = None
+               frame_height_m: float, center_z_m: float, maps: SurfaceMaps | None = None, flat: bool = False
                ) -> tuple[np.ndarray, np.ndarray]:
         """Render one body.
 
@@ -51,6 +51,7 @@ class Renderer:
             center_z_m: height (Blender Z) at the image centre.
             maps: per-corner UVs and the albedo, normal and roughness maps to draw (tangent frames from the UVs'
                 screen derivatives, pyrender's shader without tangents).
+            flat: draw the base colour unlit (the albedo as it is).
         Returns:
             (H, W, 3) uint8 colour and (H, W) float32 depth (0 = background).
         """
@@ -74,8 +75,18 @@ class Renderer:
         key = _look_at(centre + to_y_up(np.array([0.6, -1.0, 0.8])) * 5, centre, np.array([0.0, 1.0, 0.0]))
         scene.add(pr.DirectionalLight(color=np.ones(3), intensity=3.0), pose=key)
         scene.add(pr.DirectionalLight(color=np.ones(3), intensity=1.5), pose=pose)
-        color_img, depth = self._r.render(scene)
+        color_img, depth = self._r.render(scene, flags=pr.RenderFlags.FLAT if flat else pr.RenderFlags.NONE)
         return np.asarray(color_img)[..., :3].copy(), np.asarray(depth)
+
+    def render_comic(self, vertices: np.ndarray, faces: np.ndarray, view: View, frame_height_m: float,
+                     center_z_m: float, maps: SurfaceMaps) -> np.ndarray:
+        """(H, W, 3) uint8 comic drawing of one body: the albedo unlit, times the lit grey body's shading in three
+        cel bands, screentone dots in the darkest band, ink outlines where depth jumps (silhouette, folds)."""
+        from pipeline.preview.comic_shading import comic_composite
+
+        albedo, depth = self.render(vertices, faces, (1, 1, 1, 1), view, frame_height_m, center_z_m, maps, flat=True)
+        grey, _ = self.render(vertices, faces, (0.8, 0.8, 0.8, 1.0), view, frame_height_m, center_z_m)
+        return comic_composite(albedo, grey, depth)
 
 
 class SurfaceMaps:
@@ -131,7 +142,8 @@ def preview_images(renderer: Renderer, avatar: AvatarData, color: Sequence[float
     """The pyrender preview set of one avatar, (H, W, 3) uint8 each, with its texture maps when it has them.
 
     ``front`` and ``side``: relaxed arms; ``poses``: a grid of rest, relaxed arms and walking stride (columns),
-    front and side (rows). One scale for every avatar up to 1.85 m (``views.frame_height``).
+    front and side (rows). One scale for every avatar up to 1.85 m (``views.frame_height``). A comic avatar
+    (``comic_style``) is drawn in the comic way (``Renderer.render_comic``).
     """
     frame_h = frame_height(avatar.vertices)
     maps = None if avatar.texture is None else SurfaceMaps(avatar.uvs, avatar.texture, avatar.normal_map,
@@ -140,6 +152,10 @@ def preview_images(renderer: Renderer, avatar: AvatarData, color: Sequence[float
     for pose in (None, relaxed_arms(avatar), stride(avatar)):
         posed = posed_vertices(avatar, pose)
         centre = frame_centre(posed, frame_h)
+        if avatar.comic_style is not None and maps is not None:
+            panels.append([renderer.render_comic(posed, avatar.faces, view, frame_h, centre, maps)
+                           for view in (FRONT, SIDE)])
+            continue
         panels.append([renderer.render(posed, avatar.faces, color, view, frame_h, centre, maps)[0]
                        for view in (FRONT, SIDE)])
     grid = np.concatenate([np.concatenate(col, axis=0) for col in panels], axis=1)

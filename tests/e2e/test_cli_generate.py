@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from support.gltf_validation import summarize, validate_glb
 
+from pipeline.core.deviations import style_warnings
 from pipeline.core.fields import FIELDS
 from pipeline.core.files import sha256_file
 from pipeline.core.population import sample_people, to_toml
@@ -104,17 +105,19 @@ def test_implausible_request_is_a_warning_with_the_deviation(tmp_path):
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["avatars"]["odd"]["warnings"] == w
 
 
-def test_comic_style_is_accepted_with_a_warning_while_none_is_installed(tmp_path):
+def test_a_shipped_comic_style_is_used_and_a_missing_one_is_a_warning(tmp_path):
     spec = tmp_path / "comic.toml"
     spec.write_text('[[avatar]]\nname = "toon"\nsex = "female"\nage_years = 30\nheight_cm = 165\nweight_kg = 60\n'
-                    'style = "comic"\ncomic_style = "ink"\n')
+                    'style = "comic"\ncomic_style = "halftone"\n')
     manifest, code = generate(spec, GenerateOptions(out=tmp_path / "o", preview=False, echo=lambda s: None))
     assert code == 0 and manifest["avatars"]["toon"]["status"] == "done"
-    w = {x["field"]: x for x in json.loads((tmp_path / "o" / "toon" / "avatar.json").read_text())["warnings"]}
-    assert w.keys() == {"style", "comic_style"}
+    assert json.loads((tmp_path / "o" / "toon" / "avatar.json").read_text())["warnings"] == []
+    assert b'"name":"toon_comic"' in (tmp_path / "o" / "toon" / "toon.glb").read_bytes()
+    # where no style is installed, the avatar is realistic and says so
+    w = {x["field"]: x for x in style_warnings("toon", "comic", "ink", ())}
     assert w["style"]["requested"] == "comic" and w["style"]["achieved"] == "realistic"
-    assert "no comic style" in w["style"]["message"] or "none is installed" in w["style"]["message"]
-    assert w["comic_style"]["requested"] == "ink" and "toon" in w["comic_style"]["message"]
+    assert "none is installed" in w["style"]["message"]
+    assert w["comic_style"]["requested"] == "ink" and "it has no effect" in w["comic_style"]["message"]
 
 
 def test_cli_exit_codes(tmp_path):
