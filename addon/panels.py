@@ -65,6 +65,9 @@ class AVATAR_PT_person(_AvatarPanel, bpy.types.Panel):
         sub = row.row(align=True)
         sub.enabled = s.use_freckles
         sub.prop(s, "freckles")
+        col.prop(s, "style")
+        if s.style == "comic":
+            col.prop(s, "comic_style")
         col.prop(s, "seed")
 
 

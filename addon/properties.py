@@ -29,6 +29,17 @@ NAME_ITEMS = tuple((k, *v) for k, v in NAME_SET_LABELS.items())
 PRESET_ITEMS = tuple((k, k.replace("_", " ").capitalize(), "") for k in PERSON_PRESETS)
 EXPORT_ITEMS = tuple((t.name, t.label, t.description) for t in EXPORT_TARGETS.values())
 OPTIONAL_NUMBERS = OPTIONAL_ATTRIBUTES  # the optional numeric keys, in the spec's order
+STYLE_ITEMS = tuple((k, k.capitalize(), "") for k in FIELDS["style"].choices)
+_COMIC_ITEMS: list[tuple[str, str, str]] = []  # Blender needs dynamic enum items kept alive by Python
+
+
+def comic_style_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
+    """The comic styles installed (shipped, then the user styles folder), read when the menu opens."""
+    from pipeline.core.comic_styles import DEFAULT_COMIC_STYLE, comic_style_dirs
+
+    _COMIC_ITEMS[:] = [("default", "Default", f"the default style ({DEFAULT_COMIC_STYLE})"),
+                       *((n, n.replace("_", " ").capitalize(), str(p)) for n, p in comic_style_dirs().items())]
+    return _COMIC_ITEMS
 
 
 def _float(key: str, name: str = "", **kw: Any) -> Any:
@@ -59,6 +70,10 @@ _annotations: dict[str, Any] = {
     "use_freckles": bpy.props.BoolProperty(name="Give freckles", default=False),
     "freckles": _float("freckles", precision=2),
     "seed": _int("seed"),
+    "style": bpy.props.EnumProperty(name="Style", items=STYLE_ITEMS, default="realistic",
+                                    description="realistic skin, or the albedo redrawn in a comic style"),
+    "comic_style": bpy.props.EnumProperty(name="Comic style", items=comic_style_items,
+                                          description=FIELDS["comic_style"].doc),
     "rig": bpy.props.EnumProperty(name="Rig", items=RIG_ITEMS, default="game_engine"),
     "bone_names": bpy.props.EnumProperty(name="Bone names", items=NAME_ITEMS, default="internal"),
     "preset": bpy.props.EnumProperty(name="Preset", items=PRESET_ITEMS, default="adult_woman"),
@@ -91,6 +106,10 @@ def settings_to_entry(s: Any) -> dict[str, Any]:
         entry["hair_color"] = s.hair_color
     if s.use_freckles:
         entry["freckles"] = round(s.freckles, 3)
+    if s.style != "realistic":
+        entry["style"] = s.style
+        if s.comic_style and s.comic_style != "default":
+            entry["comic_style"] = s.comic_style
     return entry
 
 
@@ -126,6 +145,9 @@ def entry_to_settings(entry: dict[str, Any], s: Any) -> None:
         s.freckles = float(entry["freckles"])
     if "seed" in entry:
         s.seed = int(entry["seed"])
+    s.style = entry.get("style", "realistic") if entry.get("style") in FIELDS["style"].choices else "realistic"
+    names = {i[0] for i in comic_style_items(s, None)}
+    s.comic_style = entry["comic_style"] if entry.get("comic_style") in names else "default"
     if "name" in entry:
         s.name = str(entry["name"])
 

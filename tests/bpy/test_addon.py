@@ -121,6 +121,19 @@ def test_load_settings_brings_the_request_back():
     assert not s.use_chest_cm and s.skin == "fitzpatrick" and s.fitzpatrick == 5
 
 
+def test_a_comic_avatar_from_the_panel_has_the_toon_material_and_comes_back_to_the_fields():
+    arm, mesh, meta = _generate("adult_woman", name="toon", style="comic", comic_style="halftone")
+    assert meta["request"]["style"] == "comic" and meta["request"]["comic_style"] == "halftone"
+    mat = mesh.data.materials[0]
+    assert mat.name == "toon_comic" and any(n.type == "SHADERTORGB" for n in mat.node_tree.nodes)
+    bpy.ops.avatar.apply_preset(preset="child")
+    bpy.context.view_layer.objects.active = arm
+    assert bpy.ops.avatar.load_settings() == {"FINISHED"}
+    s = _settings()
+    assert (s.style, s.comic_style) == ("comic", "halftone")
+    s.style = "realistic"
+
+
 def test_undo_removes_the_generated_avatar():
     bpy.ops.ed.undo_push(message="before generate")
     _generate("child")
@@ -209,11 +222,12 @@ def test_panels_draw_every_attribute():
 
     drawn = set().union(*(props(cls) for cls in panels.CLASSES))
     s = _settings()
-    s.sex, s.skin = "mix", "ita"  # the fields these choices reveal
+    s.sex, s.skin, s.style = "mix", "ita", "comic"  # the fields these choices reveal
     drawn |= props(panels.AVATAR_PT_person)
     s.skin = "fitzpatrick"
     drawn |= props(panels.AVATAR_PT_person)
-    spec_keys = set(FIELDS) - {"style", "comic_style"}  # the comic look has no model yet
+    s.style = "realistic"
+    spec_keys = set(FIELDS)
     shown = {"sex_value": "sex"}
     assert spec_keys <= {shown.get(d, d) for d in drawn} | {"sex"}, spec_keys - drawn
     assert {"rig", "bone_names", "export_preset"} <= drawn
@@ -335,8 +349,13 @@ def test_every_property_range_default_and_choice_is_the_cores(enabled_addon):
     prefs = enabled_addon.bl_rna.properties
     assert choices(prefs["texture_size"]) == [str(n) for n in TEXTURE_SIZES]
     assert choices(prefs["default_rig"]) == list(RIG_NAMES)
+    assert choices(props["style"]) == list(FIELDS["style"].choices)
+    from addon.properties import comic_style_items
+    from pipeline.core.comic_styles import comic_style_dirs
+
+    assert [i[0] for i in comic_style_items(None, None)] == ["default", *comic_style_dirs()]  # read when shown
     # every spec field the panel offers is a property (skin_ita and fitzpatrick behind the skin choice)
-    assert set(FIELDS) - {"style", "comic_style"} <= set(props.keys())
+    assert set(FIELDS) <= set(props.keys())
 
 
 def test_register_twice_and_unregister_twice_change_nothing(enabled_addon):
