@@ -110,6 +110,7 @@ def random_layout(stats: LayoutStats, size: int, rng: np.random.Generator, sigma
     grid = np.linspace(0.0, 1.0, stats.quantiles.shape[1])
     colour = np.empty((size, size, c))
     for ch in range(c):  # rank -> the exemplar's value at that rank
-        rank = np.argsort(np.argsort(field[ch].ravel())) / max(size * size - 1, 1)
+        rank = np.empty(size * size)
+        rank[np.argsort(field[ch].ravel())] = np.arange(size * size) / max(size * size - 1, 1)
         colour[..., ch] = np.interp(rank, grid, stats.quantiles[ch]).reshape(size, size)
     return layout(colour, stats.palette, sigma, bands, periodic=True, presmoothed=True)

@@ -173,9 +173,11 @@ def quantise(image: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.nda
     """Each pixel of (..., C) ``image`` replaced by its nearest colour of the (k, C) ``palette``:
     (the quantised image, (...) palette index)."""
     img = np.asarray(image, dtype=np.float64)
+    pal = np.asarray(palette, dtype=np.float64)
     flat = img.reshape(-1, img.shape[-1])
-    idx = np.argmin(((flat[:, None] - palette[None]) ** 2).sum(-1), axis=1)
-    return palette[idx].reshape(img.shape), idx.reshape(img.shape[:-1])
+    # |x - p|^2 = |x|^2 - 2 x.p + |p|^2; |x|^2 is the same for every p, so one matrix product ranks them
+    idx = np.argmin((pal * pal).sum(-1)[None] - 2.0 * (flat @ pal.T), axis=1)
+    return pal[idx].reshape(img.shape), idx.reshape(img.shape[:-1])
 
 
 def cel_bands(luma: np.ndarray, bands: int = 3, low: float = 0.0, high: float = 1.0) -> np.ndarray:
