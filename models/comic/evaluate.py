@@ -34,7 +34,6 @@ import torch
 from models.comic import optimisers
 from models.comic.data import load_exemplar, split
 from models.comic.metrics import (
-    FLAT_STEP,
     RandomFeatures,
     flat_fraction,
     nearest_patch,
@@ -196,7 +195,7 @@ def stylised_avatars(model: ComicStyle, seed: int, n: int = 6) -> dict:
             row[name] = {"offset_realistic": float(np.linalg.norm(dr)), "offset_comic": float(np.linalg.norm(dc)),
                          "cosine": cos, "kept": bool(cos >= 0.7 and np.linalg.norm(dc) >= 0.5 * np.linalg.norm(dr))}
         inside = t["inside"] > 0.5
-        row["flat_fraction_skin"] = float(_flat_on(comic / 255.0, skin))
+        row["flat_fraction_skin"] = flat_fraction(comic / 255.0, mask=skin)
         row["palette_error_comic"] = palette_error((comic / 255.0)[inside][::7],
                                                    kmeans_palette(comic / 255.0, k=8, seed=seed))
         row["palette_error_realistic"] = palette_error((real / 255.0)[inside][::7],
@@ -207,15 +206,6 @@ def stylised_avatars(model: ComicStyle, seed: int, n: int = 6) -> dict:
             "regions_kept": all(r[name]["kept"] for r in rows for name in AVATAR_REGIONS),
             "flat_fraction_skin_mean": float(np.mean([r["flat_fraction_skin"] for r in rows])),
             "flatter_palette": all(r["palette_error_comic"] <= r["palette_error_realistic"] for r in rows)}
-
-
-def _flat_on(image: np.ndarray, mask: np.ndarray) -> float:
-    """flat_fraction over the pixels of ``mask`` (whose right and lower neighbours are in it too)."""
-    t = np.asarray(image, dtype=np.float64)
-    dx = np.abs(t[:-1, 1:] - t[:-1, :-1]).max(-1)
-    dy = np.abs(t[1:, :-1] - t[:-1, :-1]).max(-1)
-    m = mask[:-1, :-1] & mask[:-1, 1:] & mask[1:, :-1]
-    return float((np.maximum(dx, dy)[m] < FLAT_STEP).mean())
 
 
 def _shuffled(img: np.ndarray, p: int, rng: np.random.Generator) -> np.ndarray:

@@ -56,11 +56,16 @@ def wraps(tile: np.ndarray) -> bool:
     return True
 
 
-def flat_fraction(image: np.ndarray, step: float = FLAT_STEP) -> float:
+def flat_fraction(image: np.ndarray, step: float = FLAT_STEP, mask: np.ndarray | None = None) -> float:
+    """Share of flat pixels; with an (H, W) bool ``mask``, of the pixels whose right and lower neighbours are in
+    it too."""
     t = np.asarray(image, dtype=np.float64)
     dx = np.abs(t[:-1, 1:] - t[:-1, :-1]).max(-1)
     dy = np.abs(t[1:, :-1] - t[:-1, :-1]).max(-1)
-    return float((np.maximum(dx, dy) < step).mean())
+    flat = np.maximum(dx, dy) < step
+    if mask is not None:
+        flat = flat[mask[:-1, :-1] & mask[:-1, 1:] & mask[1:, :-1]]
+    return float(flat.mean())
 
 
 def palette_error(image: np.ndarray, palette: np.ndarray) -> float:
