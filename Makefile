@@ -62,6 +62,7 @@ bench: install
 	$(PY) bench/bench_deformation.py
 	$(PY) bench/bench_texture.py
 	$(PY) bench/bench_comic.py
+	$(PY) bench/bench_enhancer.py
 	RAY_AUTH_MODE=disabled $(PY) bench/bench_ray.py
 
 # `make train MODEL=NAME` retrains one shipped model within its budget, then evaluates it (decoder: ~16 minutes

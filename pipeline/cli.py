@@ -1,4 +1,5 @@
-"""The ``avatar`` command (also ``python -m pipeline``): generate, sample, measure, train, evaluate, comic, models.
+"""The ``avatar`` command (also ``python -m pipeline``): generate, sample, measure, train, evaluate, comic, enhance,
+models.
 
 Exit code 0 only when everything asked for was made; problems go to stderr, one readable line each.
 """
@@ -34,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-preview", action="store_true", help="skip the previews and the contact sheet")
     g.add_argument("--preview-engine", default="pyrender",
                    help="pyrender (fast, CPU-posed) | eevee | cycles (rendered by Blender from the built avatar)")
+    g.add_argument("--enhance", action="store_true",
+                   help="with --preview-engine cycles: render half resolution plus passes and enhance them with the "
+                        "render enhancer (same look, a fraction of the render time)")
     g.add_argument("--texture-size", type=int, default=1024,
                    help=f"albedo texture size: {', '.join(map(str, TEXTURE_SIZES))}")
     g.add_argument("--no-refine", action="store_true", help="skip measurement refinement (decoder only)")
@@ -85,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--seed", type=int, default=0)
     cs.add_argument("--out", type=Path, required=True, help="PNG file to write")
 
+    en = sub.add_parser("enhance", help="enhance renders: half-resolution colour plus passes -> full resolution")
+    en.add_argument("folder", type=Path, help="a folder of passes files (*.npz; see the README's layout), e.g. an "
+                                              "avatar's passes/ from `generate --preview-engine cycles --enhance`")
+    en.add_argument("--out", type=Path, required=True, help="folder for the enhanced PNGs")
+    en.add_argument("--weights", type=Path, default=None, help="weights folder (default: the shipped enhancer)")
+
     sub.add_parser("models", help="the trainable models, one per line")
     return ap
 
@@ -97,7 +107,7 @@ def _generate(args: argparse.Namespace) -> int:
     manifest, code = generate(args.spec, GenerateOptions(
         out=args.out, formats=args.formats, rig=args.rig, names=args.names, preview=not args.no_preview,
         refine=not args.no_refine, resume=args.resume, workers=args.workers, preview_engine=args.preview_engine,
-        texture_size=args.texture_size, backend=args.backend, ray_address=args.ray_address))
+        texture_size=args.texture_size, backend=args.backend, ray_address=args.ray_address, enhance=args.enhance))
     done = sum(v["status"] == "done" for v in manifest["avatars"].values())
     sheet = args.out / "contact_sheet.png"
     print(f"{done}/{len(manifest['avatars'])} avatars made in {manifest['timings_s']['total']:.1f} s; "
@@ -176,6 +186,20 @@ def _comic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enhance(args: argparse.Namespace) -> int:
+    from models.enhancer.infer import enhance_folder
+    from models.enhancer.model import RenderEnhancer
+
+    if not args.folder.is_dir():
+        raise SpecError([f"{args.folder}: not a folder"])
+    try:
+        written = enhance_folder(args.folder, args.out, RenderEnhancer.load(args.weights))
+    except ValueError as exc:
+        raise SpecError([str(exc)]) from None
+    print(f"enhanced {len(written)} render(s) into {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -201,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "comic":
             return _comic(args)
+        if args.command == "enhance":
+            return _enhance(args)
         if args.command == "models":
             from models.common.registry import REGISTRY
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = ["FRONT", "SIDE", "add_camera", "add_lights", "configure_render", "ove
 
 ENGINES = ("eevee", "cycles")
 SUN_STRENGTH = 3.0
+CAMERA_DISTANCE_M = 6.0
 WORLD_FILL = 0.35  # a dim white world: fill light only; the background is composited afterwards
 
 
@@ -42,7 +44,7 @@ def add_camera(scene: Any, view: View, frame_h: float, centre_z: float, aspect: 
     obj = bpy.data.objects.new("avatar_preview_cam", cam)
     scene.collection.objects.link(obj)
     d = np.asarray(view.direction, dtype=np.float64)
-    obj.location = (d * 6.0 + [centre_x, 0.0, centre_z]).tolist()
+    obj.location = (d * CAMERA_DISTANCE_M + [centre_x, 0.0, centre_z]).tolist()
     # a camera looks down its -Z with +Y up: aim -Z at the body, keep +Y toward world Z
     back = d / np.linalg.norm(d)
     up = np.array([0.0, 0.0, 1.0])
@@ -111,10 +113,18 @@ def configure_render(scene: Any, engine: str, width: int, height: int, samples: 
 
 
 def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str = "cycles",
-                    width: int = 384, height: int = 512, samples: int = 16, threads: int = 0) -> dict[str, Path]:
-    """preview.png (front) and preview_side.png (side) of a built avatar; returns {"front": path, "side": path}."""
+                    width: int = 384, height: int = 512, samples: int = 16, threads: int = 0,
+                    still: Callable[[Any, Any, Path, Path], Path] | None = None) -> dict[str, Path]:
+    """preview.png (front) and preview_side.png (side) of a built avatar; returns {"front": path, "side": path}.
+
+    ``still(scene, camera, png_path, passes_path)`` (Cycles only) replaces Blender's render of each view: the
+    enhanced render of ``pipeline.jobs.enhancer_renders``, whose passes go to ``passes/preview*.npz`` (keys
+    ``passes:front``, ``passes:side``).
+    """
     if engine not in ENGINES:
         raise ValueError(f"preview engine {engine!r}: allowed pyrender, {', '.join(ENGINES)}")
+    if still is not None and engine != "cycles":
+        raise ValueError(f"enhanced previews render with cycles, not {engine}")
     scene = bpy.context.scene
     render = scene.render
     configure_render(scene, engine, width, height, samples, threads)
@@ -135,6 +145,12 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
             scene.camera = cam
             path = folder / fname
             refuse_links(path)
+            if still is not None:
+                passes = folder / "passes" / fname.replace(".png", ".npz")
+                refuse_links(passes.parent, passes)
+                out[key] = still(scene, cam, path, passes)
+                out[f"passes:{key}"] = passes
+                continue
             tmp = partial_path(path)
             render.filepath = str(tmp)
             with quiet_stdout():

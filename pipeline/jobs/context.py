@@ -32,6 +32,7 @@ class JobContext:
         self._renderer: Any = None
         self._texture: Any = None
         self._comic: dict[str, Any] = {}
+        self._enhancer: Any = None
         self.scene_ready = False  # Blender: factory settings loaded once, then only cleared between avatars
 
     @property
@@ -63,6 +64,16 @@ class JobContext:
             self.threads.apply_torch()
             self._comic[name] = ComicStyle.load(comic_style_dirs()[name])  # an installed name, never a path
         return self._comic[name]
+
+    @property
+    def enhancer(self) -> Any:
+        """The shipped RenderEnhancer (``models.enhancer``, in eval mode)."""
+        if self._enhancer is None:
+            from models.enhancer.model import RenderEnhancer
+
+            self.threads.apply_torch()
+            self._enhancer = RenderEnhancer.load()
+        return self._enhancer
 
     @property
     def refiner(self) -> Any:

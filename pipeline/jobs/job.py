@@ -98,7 +98,8 @@ def make_avatar(req: AvatarRequest, options: JobOptions, ctx: JobContext) -> dic
         with clock("preview"):
             if options.preview_engine == "pyrender":  # CPU-posed: the rig's own names, game influences
                 avatar = avatar_for_request(req, ctx.body, dec, 0, options.rig, "internal", 4, textures)
-            files.update(preview_stage(avatar, textures, folder, options.preview_engine, ctx, built))
+            files.update(preview_stage(avatar, textures, folder, options.preview_engine, ctx, built,
+                                          options.enhance))
     meta = request_meta(req, dec)
     files["json"] = atomic_write_json(folder / "avatar.json", {
         **meta, "rig": options.rig, "formats": list(options.formats), "versions": tool_versions()})

@@ -35,6 +35,7 @@ class JobOptions:
     refine: bool = True
     texture_size: int = 1024
     preview_engine: str = "pyrender"
+    enhance: bool = False
     threads: ThreadPolicy = dataclasses.field(default_factory=ThreadPolicy)
 
     def influences(self) -> list[tuple[int, tuple[str, ...]]]:
@@ -44,7 +45,8 @@ class JobOptions:
 
     def fingerprint_fields(self) -> dict[str, Any]:
         return {"formats": list(self.formats), "rig": self.rig, "names": self.names, "preview": self.preview,
-                "refine": self.refine, "texture_size": self.texture_size, "preview_engine": self.preview_engine}
+                "refine": self.refine, "texture_size": self.texture_size, "preview_engine": self.preview_engine,
+                **({"enhance": True} if self.enhance else {})}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +73,10 @@ class GenerateOptions(JobOptions):
                 problems.append(f"{flag} {value!r}: allowed {', '.join(allowed)}")
         if self.texture_size not in TEXTURE_SIZES:
             problems.append(f"--texture-size {self.texture_size}: allowed {', '.join(map(str, TEXTURE_SIZES))}")
+        if self.enhance and self.preview_engine != "cycles":
+            problems.append(f"--enhance needs --preview-engine cycles, not {self.preview_engine}")
+        if self.enhance and not self.preview:
+            problems.append("--enhance makes previews: drop --no-preview")
         if self.workers < 1:
             problems.append(f"--workers {self.workers}: must be at least 1")
         if self.backend not in BACKENDS:

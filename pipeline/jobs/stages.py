@@ -170,11 +170,12 @@ def export_stage(objects: tuple[Any, Any], folder: Path, name: str, fmt: str,
 
 
 def preview_stage(avatar: AvatarData, textures: Textures, folder: Path, engine: str, ctx: JobContext,
-                  built: tuple[Any, Any] | None = None) -> dict[str, Path]:
+                  built: tuple[Any, Any] | None = None, enhance: bool = False) -> dict[str, Path]:
     """preview.png and preview_side.png (relaxed arms) and, with pyrender, preview_poses.png.
 
     ``pyrender`` poses on the CPU and renders offscreen; ``eevee`` and ``cycles`` render the built Blender avatar
-    (``built``: its armature and mesh) with its texture; comic avatars always with EEVEE.
+    (``built``: its armature and mesh) with its texture; comic avatars always with EEVEE. ``enhance`` (Cycles):
+    half-resolution render plus passes, enhanced by the render enhancer (``models.enhancer``).
     """
     if engine != "pyrender":
         from pipeline.blender.render import render_previews
@@ -182,7 +183,12 @@ def preview_stage(avatar: AvatarData, textures: Textures, folder: Path, engine: 
         assert built is not None, "Blender previews render the built avatar"
         if avatar.comic_style is not None:  # the toon material draws through Shader-to-RGB: EEVEE only
             engine = "eevee"
-        return render_previews(built[0], avatar, folder, engine, threads=ctx.threads.cycles_threads)
+        still = None
+        if enhance and engine == "cycles":
+            from pipeline.jobs.enhancer_renders import enhanced_still
+
+            still = enhanced_still(ctx.enhancer, ctx.threads.cycles_threads)
+        return render_previews(built[0], avatar, folder, engine, threads=ctx.threads.cycles_threads, still=still)
     from PIL import Image
 
     from pipeline.preview.offscreen import preview_images

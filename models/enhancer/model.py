@@ -1,0 +1,153 @@
+"""RenderEnhancer: a half-resolution render plus full-resolution auxiliary passes -> the full-resolution image.
+
+Radiance demodulation (as in neural supersampling, Xiao et al. 2020): the low-resolution colour divided by its
+albedo is the lighting, which is smooth; it is upsampled bicubically and multiplied by the full-resolution albedo,
+so texture detail comes from the albedo pass at full resolution. The network predicts a residual on top of that
+estimate in display space (sRGB-encoded), from a trunk of residual blocks that runs at half resolution on the
+low-resolution colour and lighting and on the full-resolution passes folded 2 x 2 into channels
+(pixel-unshuffle), unfolded again by pixel-shuffle, and a per-pixel head at full resolution that sees the passes
+and the estimate. ``aux=False`` is the same network on the colour alone (plain bicubic as its estimate): the
+ablation that shows what the passes add.
+
+Inputs (batch B, output H x W, low h = H/2, w = W/2), linear scene-referred colour composited over the
+background: ``low`` (B, 3, h, w) colour; ``low_alpha`` (B, 1, h, w); ``low_albedo`` (B, 3, h, w);
+``albedo`` (B, 3, H, W); ``normal`` (B, 3, H, W) camera space; ``depth`` (B, 1, H, W) relative depth in
+[-1, 1]; ``alpha`` (B, 1, H, W). Output: (B, 3, H, W) display sRGB in [0, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+EPS = 1e-2  # keeps the lighting finite where the albedo is black
+LIGHT_MAX = 64.0  # lighting / albedo: bright light on dark skin reaches tens
+EXTRA_KEYS = ("profile", "data_seed", "iterations")  # recorded beside the config by training
+
+
+@dataclasses.dataclass
+class EnhancerConfig:
+    """``width`` channels and ``blocks`` residual blocks in the half-resolution trunk; ``head`` hidden channels
+    of the full-resolution per-pixel head; ``aux``: use the auxiliary passes (False: colour only)."""
+
+    width: int = 16
+    blocks: int = 3
+    head: int = 12
+    aux: bool = True
+
+
+def encode(x: torch.Tensor) -> torch.Tensor:
+    """Linear -> sRGB-like display encoding (gamma 1/2.2), for values >= 0 (lighting may exceed 1)."""
+    return x.clamp(min=0.0).add(1e-6).pow(1.0 / 2.2)
+
+
+def decode(y: torch.Tensor) -> torch.Tensor:
+    return y.clamp(min=0.0).pow(2.2)
+
+
+def srgb(x: torch.Tensor) -> torch.Tensor:
+    """Linear -> display sRGB (the exact curve), clipped to [0, 1]."""
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=1e-8).pow(1.0 / 2.4) - 0.055)
+
+
+def upsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False)
+
+
+def effective_albedo(albedo: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Albedo with the background counted as white, so that off the body the lighting is the colour itself."""
+    return albedo.clamp(min=0.0) + (1.0 - alpha.clamp(0.0, 1.0))
+
+
+def demodulated_bicubic(low: torch.Tensor, low_albedo: torch.Tensor, low_alpha: torch.Tensor,
+                        albedo: torch.Tensor, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(full-resolution linear estimate, low-resolution lighting): bicubic on colour / low-res albedo, times the
+    full-res albedo."""
+    light = (low / (effective_albedo(low_albedo, low_alpha) + EPS)).clamp(0.0, LIGHT_MAX)
+    up = upsample(light, albedo.shape[-2:]).clamp(min=0.0)
+    return up * (effective_albedo(albedo, alpha) + EPS), light
+
+
+def weights_folder(weights_dir: Path | None = None) -> Path:
+    """``weights_dir``, or the shipped ``models/weights/enhancer``."""
+    return Path(weights_dir) if weights_dir else Path(__file__).resolve().parents[1] / "weights" / "enhancer"
+
+
+def training_record(weights_dir: Path | None = None) -> dict:
+    """What training recorded beside the weights' config: render profile, data seed, iterations."""
+    import json
+
+    raw = json.loads((weights_folder(weights_dir) / "config.json").read_text())
+    return {k: raw[k] for k in EXTRA_KEYS if k in raw}
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(c, c, 3, padding=1)
+        self.b = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.b(F.relu(self.a(x), inplace=True))
+
+
+class RenderEnhancer(nn.Module):
+    """See the module docstring. ``forward`` returns display sRGB (B, 3, H, W)."""
+
+    def __init__(self, cfg: EnhancerConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or EnhancerConfig()
+        guide = 8 if cfg.aux else 0  # albedo 3, normal 3, depth 1, alpha 1
+        low_in = 3 + (3 if cfg.aux else 0)  # colour, lighting
+        self.inp = nn.Conv2d(low_in + 4 * guide, cfg.width, 3, padding=1)
+        self.body = nn.Sequential(*[ResBlock(cfg.width) for _ in range(cfg.blocks)])
+        self.up = nn.Conv2d(cfg.width, 4 * cfg.head, 3, padding=1)
+        self.head1 = nn.Conv2d(cfg.head + guide + 3, cfg.head, 1)
+        self.head2 = nn.Conv2d(cfg.head, 3, 1)
+        nn.init.zeros_(self.head2.weight)
+        nn.init.zeros_(self.head2.bias)
+
+    def estimate(self, low: torch.Tensor, low_albedo: torch.Tensor, low_alpha: torch.Tensor,
+                 albedo: torch.Tensor, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the classical estimate the residual is added to, linear (B, 3, H, W); low-res lighting or colour)."""
+        if self.cfg.aux:
+            return demodulated_bicubic(low, low_albedo, low_alpha, albedo, alpha)
+        return upsample(low, (2 * low.shape[-2], 2 * low.shape[-1])).clamp(min=0.0), low
+
+    def forward(self, low: torch.Tensor, low_albedo: torch.Tensor, low_alpha: torch.Tensor, albedo: torch.Tensor,
+                normal: torch.Tensor, depth: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        base, light = self.estimate(low, low_albedo, low_alpha, albedo, alpha)
+        base_d = srgb(base)
+        feats = [encode(low)]
+        if self.cfg.aux:
+            guide = torch.cat([encode(effective_albedo(albedo, alpha)), normal, depth, alpha], 1)
+            feats += [encode(light), F.pixel_unshuffle(guide, 2)]
+        x = self.inp(torch.cat(feats, 1))
+        x = F.pixel_shuffle(self.up(F.relu(self.body(x), inplace=True)), 2)
+        head_in = [F.relu(x), base_d] + ([guide] if self.cfg.aux else [])
+        res = self.head2(F.relu(self.head1(torch.cat(head_in, 1)), inplace=True))
+        return (base_d + res).clamp(0.0, 1.0)
+
+    def save(self, folder: Path, extra: dict | None = None) -> Path:
+        from models.common.checkpoint import save_checkpoint
+
+        return save_checkpoint(folder, "enhancer" if self.cfg.aux else "enhancer_colour_only", self, self.cfg,
+                               extra=extra, half=True)
+
+    @classmethod
+    def load(cls, weights_dir: Path | None = None, aux: bool = True) -> RenderEnhancer:
+        """The shipped enhancer (``aux=False``: its colour-only ablation) from ``models/weights/enhancer``."""
+        from models.common.checkpoint import load_checkpoint
+
+        folder = weights_folder(weights_dir)
+        stem = "enhancer" if aux else "enhancer_colour_only"
+        sub = folder if aux else folder / "colour_only"
+        cfg, state = load_checkpoint(sub, stem, EnhancerConfig, check_body=False, extra_keys=EXTRA_KEYS)
+        model = cls(cfg)
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+        return model.eval()

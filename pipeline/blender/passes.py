@@ -1,0 +1,143 @@
+"""Cycles renders read back as float arrays: the colour and the auxiliary passes (bpy only here).
+
+A compositor node group routes the Render Layers outputs into a File Output node that writes one 32-bit EXR per
+pass into a temporary folder; OpenEXR reads them back (Blender 5.0's multilayer render output keeps only the
+combined pass, its File Output node writes every input). Passes, in the scene's linear colour space:
+
+- ``color`` (H, W, 4): the combined image, premultiplied RGBA (film transparent), denoised when asked;
+- ``albedo`` (H, W, 3): Cycles' diffuse colour pass (subsurface included);
+- ``normal`` (H, W, 3): world-space shading normals (zero off the body);
+- ``depth`` (H, W): distance along the camera axis in metres (1e10 off the body);
+- ``alpha`` (H, W): coverage.
+
+CPU seconds are this process's user + system time over the render (``getrusage``: Cycles' and OIDN's threads
+included), the measure by which renders of different settings are compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+
+from pipeline.blender.compat import engine_id
+from pipeline.blender.export import quiet_stdout
+from pipeline.core.cpu_time import cpu_seconds
+
+PASS_SOCKETS = {"color": "Image", "alpha": "Alpha", "albedo": "Diffuse Color", "normal": "Normal", "depth": "Depth"}
+PASS_CHANNELS = {"color": "RGBA", "alpha": "R", "albedo": "RGB", "normal": "RGB", "depth": "R"}
+DENOISE_QUALITIES = ("FAST", "BALANCED", "HIGH")
+TREE_NAME = "avatar_passes"
+
+
+@dataclasses.dataclass(frozen=True)
+class CyclesSettings:
+    """One Cycles render. ``denoise``: OIDN quality (FAST, BALANCED, HIGH) or None; ``bounces``: maximum light
+    bounces (0: direct light only); ``seed``: the sampling seed; ``threads``: 0 for Blender's automatic count."""
+
+    width: int
+    height: int
+    samples: int
+    denoise: str | None = None
+    bounces: int = 4
+    seed: int = 0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.denoise is not None and self.denoise not in DENOISE_QUALITIES:
+            raise ValueError(f"denoise {self.denoise!r}: allowed {', '.join(DENOISE_QUALITIES)} or None")
+        if self.samples < 1 or min(self.width, self.height) < 1:
+            raise ValueError(f"samples and size must be at least 1, got {self.samples}, {self.width}x{self.height}")
+
+
+def _configure(scene: Any, s: CyclesSettings) -> None:
+    render = scene.render
+    render.engine = engine_id("cycles")
+    render.threads_mode = "FIXED" if s.threads > 0 else "AUTO"
+    if s.threads > 0:
+        render.threads = s.threads
+    render.resolution_x, render.resolution_y, render.resolution_percentage = s.width, s.height, 100
+    render.film_transparent = True
+    render.use_compositing = True
+    scene.view_settings.view_transform = "Standard"
+    cy = scene.cycles
+    cy.device = "CPU"
+    cy.samples = s.samples
+    cy.seed = s.seed
+    cy.max_bounces = s.bounces
+    cy.use_denoising = s.denoise is not None
+    if s.denoise is not None:
+        cy.denoiser = "OPENIMAGEDENOISE"
+        cy.denoising_quality = s.denoise
+        cy.denoising_input_passes = "RGB_ALBEDO_NORMAL"
+
+
+def _pass_tree(scene: Any, passes: Sequence[str], folder: Path) -> Any:
+    """The compositor group writing ``passes`` as EXR files ``<folder>/pass_<name>.exr``."""
+    vl = scene.view_layers[0]
+    vl.use_pass_combined = True
+    vl.use_pass_z = "depth" in passes
+    vl.use_pass_normal = "normal" in passes
+    vl.use_pass_diffuse_color = "albedo" in passes
+    old = bpy.data.node_groups.get(TREE_NAME)
+    if old is not None:
+        bpy.data.node_groups.remove(old)
+    tree = bpy.data.node_groups.new(TREE_NAME, "CompositorNodeTree")
+    scene.compositing_node_group = tree
+    layers = tree.nodes.new("CompositorNodeRLayers")
+    out = tree.nodes.new("CompositorNodeOutputFile")
+    out.directory = str(folder) + "/"
+    out.file_name = "pass_"
+    out.format.media_type = "IMAGE"
+    out.format.file_format = "OPEN_EXR"
+    out.format.color_depth = "32"
+    out.format.exr_codec = "ZIP"
+    for name in passes:
+        socket = PASS_SOCKETS[name]
+        out.file_output_items.new("FLOAT" if name in ("alpha", "depth") else "RGBA", name)
+        tree.links.new(layers.outputs[socket], out.inputs[name])
+    return tree
+
+
+def _read_exr(path: Path, channels: str) -> np.ndarray:
+    import OpenEXR
+
+    with OpenEXR.File(str(path), separate_channels=True) as f:
+        ch = f.channels()
+        planes = [np.asarray(ch[c].pixels, dtype=np.float32) for c in channels]
+    return planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)
+
+
+def render_passes(scene: Any, settings: CyclesSettings, passes: Sequence[str] = ("color",)
+                  ) -> tuple[dict[str, np.ndarray], float]:
+    """Render the scene's camera with ``settings``; returns ({pass: float32 array}, CPU seconds of the render).
+
+    Passes are the keys of ``PASS_SOCKETS``; arrays are top row first.
+    """
+    unknown = sorted(set(passes) - set(PASS_SOCKETS))
+    if unknown:
+        raise ValueError(f"unknown passes {', '.join(unknown)}; allowed {', '.join(PASS_SOCKETS)}")
+    folder = Path(tempfile.mkdtemp(prefix="avatar_passes_"))
+    try:
+        _configure(scene, settings)
+        tree = _pass_tree(scene, passes, folder)
+        t0 = cpu_seconds()
+        with quiet_stdout():
+            bpy.ops.render.render(write_still=False)
+        spent = cpu_seconds() - t0
+        bpy.data.node_groups.remove(tree)
+        out = {}
+        for name in passes:
+            files = sorted(folder.glob(f"pass_{name}*.exr"))
+            if not files:
+                raise RuntimeError(f"Cycles wrote no {name} pass")
+            out[name] = _read_exr(files[0], PASS_CHANNELS[name])
+        return out, spent
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
