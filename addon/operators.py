@@ -181,5 +181,23 @@ class AVATAR_OT_export(_OnSelectedAvatar, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class AVATAR_OT_render_preview(_OnSelectedAvatar, bpy.types.Operator):
+    """Render the selected avatar's front and side previews (the panel's engine, optionally enhanced) into the
+    preview folder and load them as images"""
+
+    bl_idname = "avatar.render_preview"
+    bl_label = "Render previews"
+
+    def run(self, context: Any, progress: Any) -> set[str]:
+        arm = self.selected(context, "render its previews")
+        s = context.scene.avatar_settings
+        out = runtime.render_preview(arm, get_preferences(context), s.preview_engine, s.preview_enhance,
+                                     Path(s.preview_folder or "//avatar_previews"), progress)
+        progress(1.0)
+        self.report({"INFO"}, f"previews written: {out['front']}, {out['side']} (in Image Editor: "
+                              f"{arm.get('avatar_name', arm.name)}_preview)")
+        return {"FINISHED"}
+
+
 CLASSES = (AVATAR_OT_generate, AVATAR_OT_update, AVATAR_OT_load_settings, AVATAR_OT_apply_preset,
-           AVATAR_OT_random_person, AVATAR_OT_export)
+           AVATAR_OT_random_person, AVATAR_OT_export, AVATAR_OT_render_preview)

@@ -126,4 +126,19 @@ class AVATAR_PT_export(_AvatarPanel, bpy.types.Panel):
         layout.operator("avatar.export", icon="EXPORT").preset = s.export_preset
 
 
-CLASSES = (AVATAR_PT_person, AVATAR_PT_build, AVATAR_PT_measurements, AVATAR_PT_export)
+class AVATAR_PT_preview(_AvatarPanel, bpy.types.Panel):
+    bl_label = "Preview render"
+    bl_idname = "AVATAR_PT_preview"
+
+    def draw(self, context: Any) -> None:
+        s = context.scene.avatar_settings
+        layout = self.layout
+        layout.prop(s, "preview_engine")
+        row = layout.row()
+        row.enabled = s.preview_engine == "cycles"
+        row.prop(s, "preview_enhance")
+        layout.prop(s, "preview_folder")
+        layout.operator("avatar.render_preview", icon="RENDER_STILL")
+
+
+CLASSES = (AVATAR_PT_person, AVATAR_PT_build, AVATAR_PT_measurements, AVATAR_PT_export, AVATAR_PT_preview)

@@ -29,6 +29,8 @@ NAME_ITEMS = tuple((k, *v) for k, v in NAME_SET_LABELS.items())
 PRESET_ITEMS = tuple((k, k.replace("_", " ").capitalize(), "") for k in PERSON_PRESETS)
 EXPORT_ITEMS = tuple((t.name, t.label, t.description) for t in EXPORT_TARGETS.values())
 OPTIONAL_NUMBERS = OPTIONAL_ATTRIBUTES  # the optional numeric keys, in the spec's order
+PREVIEW_ENGINE_ITEMS = (("cycles", "Cycles", "path tracing on the CPU"),
+                        ("eevee", "EEVEE", "rasterised; draws the comic toon material"))
 STYLE_ITEMS = tuple((k, k.capitalize(), "") for k in FIELDS["style"].choices)
 _COMIC_ITEMS: list[tuple[str, str, str]] = []  # Blender needs dynamic enum items kept alive by Python
 
@@ -79,6 +81,13 @@ _annotations: dict[str, Any] = {
     "preset": bpy.props.EnumProperty(name="Preset", items=PRESET_ITEMS, default="adult_woman"),
     "random_seed": bpy.props.IntProperty(name="Population seed", min=0, max=2**31 - 1, default=1),
     "export_preset": bpy.props.EnumProperty(name="Format", items=EXPORT_ITEMS, default="glb"),
+    "preview_engine": bpy.props.EnumProperty(name="Engine", items=PREVIEW_ENGINE_ITEMS, default="cycles"),
+    "preview_enhance": bpy.props.BoolProperty(
+        name="Enhance", default=True,
+        description="Cycles at half resolution plus full-resolution passes, made full resolution by the render "
+                    "enhancer (a fraction of the render time for the same picture)"),
+    "preview_folder": bpy.props.StringProperty(name="Folder", subtype="DIR_PATH", default="//avatar_previews",
+                                               description="where preview.png and preview_side.png are written"),
 }
 for _key in OPTIONAL_NUMBERS:
     _annotations[f"use_{_key}"] = bpy.props.BoolProperty(name=f"Give {FIELDS[_key].label.lower()}", default=False)

@@ -151,12 +151,13 @@ def _body_sha256(asset_dir: Path) -> str:
 
 
 def make_avatar_data(entry: dict[str, Any], prefs: Any, rig: str, names: str, influences: int = 4,
-                     progress: Any = None) -> Any:
-    """Spec entry -> AvatarData (validated, decoded, refined, assembled, textured)."""
+                     progress: Any = None, texture_size: int | None = None) -> Any:
+    """Spec entry -> AvatarData (validated, decoded, refined, assembled, textured; ``texture_size``: the maps'
+    size, default the preferences')."""
     req = parse_entry(entry)
     step = progress or (lambda _f: None)
     step(0.1)
-    size = int(prefs.texture_size)
+    size = int(texture_size or prefs.texture_size)
     if uses_worker(prefs):
         with tempfile.TemporaryDirectory(prefix="avatar_maps_") as folder:
             dec, maps = decode([req], prefs, textures={"size": size, "dir": folder})
@@ -254,6 +255,71 @@ def export_avatar(arm: Any, preset: str, path: Path) -> tuple[Path, list[str]]:
         return export([arm, mesh], path, preset), []
     finally:
         set_influences(arm, body, before)
+
+
+PREVIEW_SCENE = "avatar_preview"
+
+
+def render_preview(arm: Any, prefs: Any, engine: str, enhance: bool, folder: Path, progress: Any = None
+                   ) -> dict[str, Path]:
+    """preview.png and preview_side.png of the selected avatar in ``folder`` (the previews of ``avatar generate
+    --preview-engine``), rendered in a scene of their own that holds only the avatar, so the user's scene, its
+    camera, lights and render settings stay as they were, and so does the avatar's pose. ``enhance`` (Cycles):
+    half resolution plus passes (kept in ``folder/passes``), enhanced by the render enhancer here when torch
+    imports, else by the worker. Returns {"front": path, "side": path, ...}."""
+    import bpy
+
+    from pipeline.blender.build import PROP_PREFIX, find_mesh
+    from pipeline.blender.render import render_previews
+
+    if engine not in ("cycles", "eevee"):
+        raise AddonError(f"preview engine {engine!r}: allowed cycles, eevee")
+    if enhance and engine != "cycles":
+        raise AddonError("enhanced previews render with Cycles: choose Cycles or untick Enhance")
+    request = avatar_meta(arm).get("request")
+    if not request:
+        raise AddonError("the selected avatar carries no request to frame it by: regenerate it with Update")
+    step = progress or (lambda _f: None)
+    # the avatar as built, for its framing and preview pose (its maps are not used: the materials are the scene's)
+    avatar = make_avatar_data(request, prefs, arm[PROP_PREFIX + "rig"], "internal", texture_size=256)
+    avatar = avatar.replace(bone_names=tuple(json.loads(arm[PROP_PREFIX + "bone_names"])))  # as the rig names them
+    step(0.2)
+    if str(folder).startswith("//") and not bpy.data.filepath:  # relative to an unsaved file: the temp folder
+        folder = Path(tempfile.gettempdir()) / str(folder)[2:]
+    folder = Path(bpy_abspath(str(folder)))
+    worker = enhance and uses_worker(prefs)
+    still = None
+    if enhance:
+        from pipeline.jobs.enhancer_renders import enhanced_still, passes_still
+
+        threads = job_context().threads.cycles_threads
+        still = passes_still(threads) if worker else enhanced_still(job_context().enhancer, threads)
+    scene = bpy.data.scenes.new(PREVIEW_SCENE)
+    world = None
+    try:
+        for obj in (arm, find_mesh(arm)):
+            scene.collection.objects.link(obj)
+        out = render_previews(arm, avatar, folder, engine, threads=job_context().threads.cycles_threads,
+                              still=still, scene=scene)
+        world = scene.world
+    finally:
+        bpy.data.scenes.remove(scene)
+        if world is not None and world.users == 0:
+            bpy.data.worlds.remove(world)
+    step(0.8)
+    if worker:
+        answer = _ask_worker(worker_python(prefs), json.dumps({"enhance": {"in": str(folder / "passes"),
+                                                                           "out": str(folder)}}))
+        if "error" in answer:
+            raise AddonError("; ".join(answer["error"]))
+    step(0.9)
+    for key in ("front", "side"):
+        name = f"{arm.get(PROP_PREFIX + 'name', arm.name)}_{out[key].stem}"
+        old = bpy.data.images.get(name)
+        if old is not None:
+            bpy.data.images.remove(old)
+        bpy.data.images.load(str(out[key]), check_existing=False).name = name
+    return out
 
 
 def bpy_abspath(path: str) -> str:

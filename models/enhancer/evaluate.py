@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from models.common.reports import figure, save_figure, write_json
 from models.enhancer.data import RenderProfile, avatar_mask, psnr_on_mask
 from models.enhancer.model import RenderEnhancer, srgb, upsample
-from models.enhancer.train import inputs_from_view, run
+from models.enhancer.train import NET_KEYS, inputs_from_view
 from pipeline.core.cpu_time import cpu_seconds
 
 DEFAULT_SEED = 20261205
@@ -67,8 +67,7 @@ def classical_rows(x: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
 def timed_enhance(model: RenderEnhancer, x: dict[str, torch.Tensor]) -> tuple[np.ndarray, float]:
     """The network's display image (H, W, 3) of one view's inputs and the CPU seconds it took."""
     t = cpu_seconds()
-    with torch.inference_mode():
-        y = run(model, x)
+    y = model.infer(*(x[k] for k in NET_KEYS))
     return y[0].permute(1, 2, 0).numpy(), cpu_seconds() - t
 
 
@@ -156,34 +155,55 @@ def print_report(r: dict[str, Any]) -> None:
                                      for k, v in r["acceptance"].items()))
 
 
-def plot(r: dict[str, Any], path: Path) -> Path:
-    """Crops of the first views: bicubic, demodulated bicubic, colour only, enhancer, equal-time 1 spp,
-    reference; and the sweep against our path."""
-    images = r["_images"]
-    cols = ["bicubic", "demodulated bicubic", "colour only", "enhancer", "full-res 1 spp", "reference"]
-    fig, axes = figure(len(images) + 1, len(cols), (2.6 * len(cols), 2.7 * (len(images) + 1)))
-    axes = np.atleast_2d(axes)
-    for row, im in enumerate(images):
+CROP_PX = 80  # side of the report's crops, output pixels
+
+
+def _crops(im: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(label, top row, left column) of the face and hand crops of one kept view (the avatar's middle when
+    neither is in the frame)."""
+    size = im["mask"].shape
+    points = dict(im.get("points", {}))
+    if not points:
         ys, xs = np.nonzero(im["mask"])
-        cy, cx = (int(ys.mean()), int(xs.mean())) if len(ys) else (im["mask"].shape[0] // 2,) * 2
-        h = im["mask"].shape[0] // 4
-        y0, x0 = np.clip(cy - h // 2, 0, im["mask"].shape[0] - h), np.clip(cx - h // 2, 0, im["mask"].shape[1] - h)
+        points = {"avatar": (int(ys.mean()), int(xs.mean())) if len(ys) else (size[0] // 2, size[1] // 2)}
+    return [(k, int(np.clip(r - CROP_PX // 2, 0, size[0] - CROP_PX)), int(np.clip(c - CROP_PX // 2, 0,
+                                                                                   size[1] - CROP_PX)))
+            for k, (r, c) in points.items()]
+
+
+def plot(r: dict[str, Any], path: Path) -> Path:
+    """Face and hand crops of the kept views: bicubic, demodulated bicubic, colour only, enhancer, the best
+    equal-time full-resolution render, reference; and the sweep against our path."""
+    best = r["equal_time"]
+    equal = None if best is None else (best["quality"], best["samples"])
+    cols = ["bicubic", "demodulated bicubic", "colour only", "enhancer", "equal time", "reference"]
+    crops = [(im, crop) for im in r["_images"] for crop in _crops(im)]
+    fig, axes = figure(len(crops) + 1, len(cols), (2.2 * len(cols), 2.3 * (len(crops) + 1)))
+    axes = np.atleast_2d(axes)
+    for row, (im, (label, y0, x0)) in enumerate(crops):
         for c, name in enumerate(cols):
             ax = axes[row, c]
-            ax.imshow(np.clip(im[name][y0: y0 + h, x0: x0 + h], 0, 1), interpolation="nearest")
-            ax.set_title(name, fontsize=8)
             ax.axis("off")
-    ax = axes[-1, 0]
+            img = im["sweep"].get(equal) if name == "equal time" else im[name]
+            if img is None:
+                continue
+            ax.imshow(np.clip(img[y0: y0 + CROP_PX, x0: x0 + CROP_PX], 0, 1), interpolation="nearest")
+            title = f"equal time: {equal[0].lower()} {equal[1]} spp" if name == "equal time" else name
+            ax.set_title(title if row == 0 else "", fontsize=8)
+            if c == 0:
+                ax.text(2, 10, label, color="w", fontsize=8, backgroundcolor="k")
+    for a in axes[-1]:
+        a.remove()
+    ax = fig.add_subplot(len(crops) + 1, 2, 2 * len(crops) + 1)  # the sweep: half the last row
     for q in SWEEP_QUALITIES:
         pts = [(s["cpu_s"], s["psnr_avatar"]) for s in r["sweep"] if s["quality"] == q]
         if pts:
             ax.plot(*np.asarray(pts).T, marker="o", label=f"full res + OIDN {q.lower()}")
     ax.scatter([r["ours_cpu_s"]], [r["rows"]["enhancer"]["psnr_avatar"]], c="k", marker="*", s=120, label="ours")
+    ax.axvline(r["ours_cpu_s"], c="k", lw=0.5, ls=":")
     ax.set_xlabel("CPU s per view")
     ax.set_ylabel("PSNR on avatar (dB)")
     ax.legend(fontsize=6)
-    for a in axes[-1, 1:]:
-        a.axis("off")
     return save_figure(fig, path)
 
 

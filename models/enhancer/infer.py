@@ -19,11 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from models.enhancer.data import load_view
 from models.enhancer.model import RenderEnhancer
-from models.enhancer.train import inputs_from_view, run
+from models.enhancer.train import NET_KEYS, inputs_from_view
 
 REQUIRED = ("low", "low_albedo", "albedo", "normal", "depth", "alpha")
 
@@ -48,8 +47,8 @@ def check_view(view: dict[str, np.ndarray], name: str = "passes") -> None:
 def enhance_view(model: RenderEnhancer, view: dict[str, np.ndarray]) -> np.ndarray:
     """(H, W, 3) uint8 display sRGB from one view's passes."""
     check_view(view)
-    with torch.inference_mode():
-        y = run(model, inputs_from_view({k: view[k] for k in REQUIRED}))
+    x = inputs_from_view({k: view[k] for k in REQUIRED})
+    y = model.infer(*(x[k] for k in NET_KEYS))
     return np.round(y[0].permute(1, 2, 0).numpy() * 255.0).astype(np.uint8)
 
 

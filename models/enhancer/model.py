@@ -27,6 +27,8 @@ import torch.nn.functional as F
 EPS = 1e-2  # keeps the lighting finite where the albedo is black
 LIGHT_MAX = 64.0  # lighting / albedo: bright light on dark skin reaches tens
 EXTRA_KEYS = ("profile", "data_seed", "iterations")  # recorded beside the config by training
+TILE = 384  # output pixels per inference tile: the working set stays in cache (1024^2: 440 -> 215 ms here)
+HALO = 12  # low-resolution pixels around a tile: more than the trunk's reach (8) plus bicubic's (2)
 
 
 @dataclasses.dataclass
@@ -133,6 +135,26 @@ class RenderEnhancer(nn.Module):
         res = self.head2(F.relu(self.head1(torch.cat(head_in, 1)), inplace=True))
         return (base_d + res).clamp(0.0, 1.0)
 
+    @torch.inference_mode()
+    def infer(self, low: torch.Tensor, low_albedo: torch.Tensor, low_alpha: torch.Tensor, albedo: torch.Tensor,
+              normal: torch.Tensor, depth: torch.Tensor, alpha: torch.Tensor, tile: int = TILE) -> torch.Tensor:
+        """``forward`` for inference, in ``tile`` x ``tile`` output tiles in channels-last layout: each tile sees
+        ``HALO`` low-resolution pixels of its neighbours, more than the network and bicubic reach, so the result is
+        the whole image's (up to float rounding), faster on CPU. Inputs and output as ``forward``."""
+        h, w = low.shape[-2:]
+        t = max(1, tile // 2)
+        out = torch.empty(low.shape[0], 3, 2 * h, 2 * w)
+        for y0 in range(0, h, t):
+            for x0 in range(0, w, t):
+                y1, x1 = min(h, y0 + t), min(w, x0 + t)
+                a0, b0, a1, b1 = max(0, y0 - HALO), max(0, x0 - HALO), min(h, y1 + HALO), min(w, x1 + HALO)
+                lows = [v[..., a0:a1, b0:b1] for v in (low, low_albedo, low_alpha)]
+                fulls = [v[..., 2 * a0:2 * a1, 2 * b0:2 * b1] for v in (albedo, normal, depth, alpha)]
+                y = self(*(v.contiguous(memory_format=torch.channels_last) for v in (*lows, *fulls)))
+                oy, ox = 2 * (y0 - a0), 2 * (x0 - b0)
+                out[..., 2 * y0:2 * y1, 2 * x0:2 * x1] = y[..., oy:oy + 2 * (y1 - y0), ox:ox + 2 * (x1 - x0)]
+        return out
+
     def save(self, folder: Path, extra: dict | None = None) -> Path:
         from models.common.checkpoint import save_checkpoint
 
@@ -150,4 +172,4 @@ class RenderEnhancer(nn.Module):
         cfg, state = load_checkpoint(sub, stem, EnhancerConfig, check_body=False, extra_keys=EXTRA_KEYS)
         model = cls(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
-        return model.eval()
+        return model.to(memory_format=torch.channels_last).eval()  # oneDNN's faster layout on CPU

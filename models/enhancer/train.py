@@ -26,7 +26,7 @@ from models.enhancer.model import EnhancerConfig, RenderEnhancer, srgb
 
 @dataclasses.dataclass
 class TrainConfig:
-    minutes: float = 25.0
+    minutes: float = 20.0
     seed: int = 515
     data_seed: int = 1000
     n_views: int = 150

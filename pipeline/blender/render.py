@@ -2,7 +2,7 @@
 
 The same framing as the pyrender previews (orthographic, front and side, one scale for every avatar up to
 1.85 m) so contact sheets mix either. The avatar is posed through its own armature (relaxed arms, the pose the
-pyrender previews use), rendered, and put back in its rest pose. A comic avatar gets its ink outline for the
+pyrender previews use), rendered, and put back in the pose it had. A comic avatar gets its ink outline for the
 render (``toon.add_outline``); its toon material draws in EEVEE (Shader-to-RGB), which the jobs choose for it.
 View transform "Standard" so the albedo's sRGB colours come out as they are; a sun and a grey world light the
 body. Images go to a temporary name in the target folder and are renamed into place.
@@ -112,10 +112,25 @@ def configure_render(scene: Any, engine: str, width: int, height: int, samples: 
         scene.eevee.taa_render_samples = samples
 
 
+def _saved_pose(arm_obj: Any) -> list[tuple[Any, str, Any, Any]]:
+    return [(pb, pb.rotation_mode, pb.rotation_quaternion.copy(), pb.rotation_euler.copy())
+            for pb in arm_obj.pose.bones]
+
+
+def _restore_pose(saved: list[tuple[Any, str, Any, Any]]) -> None:
+    for pb, mode, quat, euler in saved:
+        pb.rotation_mode = mode
+        pb.rotation_quaternion, pb.rotation_euler = quat, euler
+
+
 def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str = "cycles",
                     width: int = 384, height: int = 512, samples: int = 16, threads: int = 0,
-                    still: Callable[[Any, Any, Path, Path], Path] | None = None) -> dict[str, Path]:
+                    still: Callable[[Any, Any, Path, Path], Path] | None = None,
+                    scene: Any = None) -> dict[str, Path]:
     """preview.png (front) and preview_side.png (side) of a built avatar; returns {"front": path, "side": path}.
+
+    ``scene``: the scene to light and render (default: the context's); it gets the engine settings, lights and
+    cameras (removed after), so the add-on passes a scene of its own holding the avatar.
 
     ``still(scene, camera, png_path, passes_path)`` (Cycles only) replaces Blender's render of each view: the
     enhanced render of ``pipeline.jobs.enhancer_renders``, whose passes go to ``passes/preview*.npz`` (keys
@@ -125,10 +140,11 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
         raise ValueError(f"preview engine {engine!r}: allowed pyrender, {', '.join(ENGINES)}")
     if still is not None and engine != "cycles":
         raise ValueError(f"enhanced previews render with cycles, not {engine}")
-    scene = bpy.context.scene
+    scene = scene or bpy.context.scene
     render = scene.render
     configure_render(scene, engine, width, height, samples, threads)
     made: list[Any] = add_lights(scene)
+    pose = _saved_pose(arm_obj)
     pose_armature(arm_obj, avatar, relaxed_arms(avatar))
     folder.mkdir(parents=True, exist_ok=True)
     frame_h = frame_height(avatar.vertices)
@@ -154,7 +170,7 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
             tmp = partial_path(path)
             render.filepath = str(tmp)
             with quiet_stdout():
-                bpy.ops.render.render(write_still=True)
+                bpy.ops.render.render(write_still=True, scene=scene.name)
             if not tmp.exists():
                 raise RuntimeError(f"Blender's {engine} render did not write {fname}")
             over_background(tmp)
@@ -163,7 +179,7 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
     finally:
         if comic:
             remove_outline(mesh_obj)
-        pose_armature(arm_obj, avatar, None)
+        _restore_pose(pose)
         for obj in made:
             data = obj.data
             bpy.data.objects.remove(obj)

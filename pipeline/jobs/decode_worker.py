@@ -6,7 +6,9 @@ The answer, one JSON object (one line): ``{"body_sha256": ..., "coefficients": [
 {key: [...]}, "warnings": [[...]]}`` (the checksum of the body data the coefficients belong to, so the caller can
 refuse a mismatch), and with ``"textures": {"size": N, "dir": PATH}`` in the request also ``"textures": [{"albedo":
 path, "normal": path, "roughness": path, "base_color": [r, g, b, a]}, ...]``: the texture maps written as PNG files
-into that folder (never as JSON numbers); or ``{"error": [lines]}`` (one shot: exit code 1). Floats travel as
+into that folder (never as JSON numbers). A request ``{"enhance": {"in": DIR, "out": DIR}}`` enhances every
+passes file of ``in`` with the shipped render enhancer (``avatar enhance``) and answers ``{"enhanced": [png
+paths]}``. Either may fail with ``{"error": [lines]}`` (one shot: exit code 1). Floats travel as
 JSON numbers (shortest repr), which round-trip float64 exactly, so the avatar is bit-identical to one decoded
 in-process. Run as ``python -m pipeline.jobs.decode_worker [--serve]`` with the project's Python (the one that
 has torch).
@@ -28,6 +30,8 @@ from pipeline.jobs.stages import decode_requests, stylise_stage, texture_stage
 
 def run(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Answer one request (see the module docstring)."""
+    if "enhance" in payload:
+        return _enhance(payload["enhance"], ctx)
     requests = [parse_avatar(entry, i) for i, entry in enumerate(payload.get("requests") or [])]
     if not requests:
         raise SpecError(["decode worker: no requests given"])
@@ -56,6 +60,17 @@ def _write_maps(req, ctx: JobContext, where: dict[str, Any]) -> dict[str, Any]:
                                        encode_png(getattr(tex, k), srgb=k == "albedo")))
              for k in ("albedo", "normal", "roughness") if getattr(tex, k) is not None}
     return {**files, "base_color": list(tex.base_color), "comic_style": tex.comic_style}
+
+
+def _enhance(where: Any, ctx: JobContext) -> dict[str, Any]:
+    from pathlib import Path
+
+    from models.enhancer.infer import enhance_folder
+
+    if not isinstance(where, dict) or not all(isinstance(where.get(k), str) for k in ("in", "out")):
+        raise SpecError(['decode worker: "enhance" takes {"in": folder, "out": folder}'])
+    files = enhance_folder(Path(where["in"]), Path(where["out"]), ctx.enhancer, progress=False)
+    return {"enhanced": [str(f) for f in files]}
 
 
 def _answer(line: str, ctx: JobContext) -> tuple[dict[str, Any], int]:

@@ -62,7 +62,7 @@ def render_inputs(scene: Any, cam_obj: Any, target_distance: float, profile: Ren
     w, h = width or profile.size, height or profile.size
     low, t_low = render_passes(scene, CyclesSettings(w // 2, h // 2, profile.low_samples, profile.low_denoise,
                                                      profile.bounces, seed, threads), ("color", "albedo"))
-    aux, t_aux = render_passes(scene, CyclesSettings(w, h, profile.aux_samples, None, 0, seed, threads),
+    aux, t_aux = render_passes(scene, CyclesSettings(w, h, profile.aux_samples, None, 0, seed, threads, unlit=True),
                                ("albedo", "normal", "depth", "alpha"))
     view = {"low": low["color"], "low_albedo": low["albedo"], "albedo": aux["albedo"],
             "normal": camera_space(aux["normal"], camera_rotation(cam_obj)),
@@ -133,13 +133,13 @@ def render_dataset(out: Path, n_views: int, seed: int, profile: RenderProfile | 
             "reference_agreement_db": agreement}
 
 
-def enhanced_still(enhancer: Any, threads: int = 0) -> Any:
+def passes_still(threads: int = 0, enhance: Any = None) -> Any:
     """A still renderer for ``pipeline.blender.render.render_previews``: Cycles at half resolution (OIDN) plus the
-    full-resolution passes of the scene's camera, enhanced into the PNG ``path`` over the preview background; the
-    passes are kept in ``passes_path`` (``avatar enhance`` reads them)."""
+    full-resolution passes of the scene's camera, kept in ``passes_path`` (``avatar enhance`` reads them) and, with
+    ``enhance`` (passes -> (H, W, 3) uint8), enhanced into the PNG ``path``; without it the PNG is left to a later
+    ``avatar enhance`` (the add-on's worker)."""
     from PIL import Image
 
-    from models.enhancer.infer import enhance_view
     from pipeline.blender.render import CAMERA_DISTANCE_M
     from pipeline.core.files import atomic_save_png
 
@@ -147,10 +147,19 @@ def enhanced_still(enhancer: Any, threads: int = 0) -> Any:
         render = scene.render
         view, seconds = render_inputs(scene, cam_obj, CAMERA_DISTANCE_M, RenderProfile(), seed=0,
                                       width=render.resolution_x, height=render.resolution_y, threads=threads)
+        # enhanced from the passes as stored (float16), so `avatar enhance` on them gives the same bytes
+        view = {k: v.astype(np.float16).astype(np.float32) for k, v in view.items()}
         save_view(passes_path, view, {"cpu_seconds": seconds})
-        return atomic_save_png(path, Image.fromarray(enhance_view(enhancer, view)))
+        return path if enhance is None else atomic_save_png(path, Image.fromarray(enhance(view)))
 
     return still
+
+
+def enhanced_still(enhancer: Any, threads: int = 0) -> Any:
+    """``passes_still`` enhancing each view with ``enhancer`` (a RenderEnhancer) in this process."""
+    from models.enhancer.infer import enhance_view
+
+    return passes_still(threads, lambda view: enhance_view(enhancer, view))
 
 
 def train(out_dir: Path, cfg: Any = None, progress: bool = True) -> dict[str, Any]:
@@ -174,7 +183,7 @@ def evaluate(weights: Path | None = None, seed: int | None = None, n: int | None
     """Render ``n`` held-out views from ``seed`` and score every row (``models.enhancer.evaluate``)."""
     from models.enhancer import evaluate as ev
     from models.enhancer.model import RenderEnhancer, training_record
-    from pipeline.blender.shots import apply_shot, clear_shot, current_scene
+    from pipeline.blender.shots import apply_shot, clear_shot, current_scene, image_points
     from pipeline.core.shots import sample_shot
 
     seed = ev.DEFAULT_SEED if seed is None else seed
@@ -194,19 +203,23 @@ def evaluate(weights: Path | None = None, seed: int | None = None, n: int | None
         rows, images, t_net = ev.score_view(view, enhancer, colour_only)
         tally.add(kind, rows, secs["low"] + secs["aux"] + t_net)
         ref, mask = images["reference"], images["mask"]
-        apply_shot(scene, arm_obj, avatar, shot)
+        keep = len(tally.images) < keep_images
+        cam = apply_shot(scene, arm_obj, avatar, shot)
         try:
+            if keep:
+                images["points"] = image_points(scene, cam, arm_obj, avatar)
+                images["sweep"] = {}
             for q in qualities:
                 for spp in samples:
                     full, t = render_passes(scene, CyclesSettings(profile.size, profile.size, spp, q,
                                                                   profile.bounces, seed * 1000 + i + 333))
                     img = display(full["color"])
                     tally.sweep.setdefault((q, spp), []).append((t, psnr_on_mask(img, ref, mask)))
-                    if q == qualities[-1] and spp == samples[0]:
-                        images[f"full res {spp} spp"] = img
+                    if keep:
+                        images["sweep"][(q, spp)] = img
         finally:
             clear_shot(scene, arm_obj, avatar)
-        if len(tally.images) < keep_images:
+        if keep:
             tally.images.append(images)
         if progress:
             print(f"view {i + 1}/{n} {kind:4s} our path {tally.ours_cpu[-1]:.1f} CPU s; PSNR on the avatar: "

@@ -385,3 +385,61 @@ def test_a_worker_python_that_does_not_exist_is_reported(enabled_addon, tmp_path
     monkeypatch.setenv("AVATAR_WORKER_PYTHON", str(tmp_path))  # a folder, not an interpreter
     with pytest.raises(runtime.AddonError, match=r"\$AVATAR_WORKER_PYTHON is .* not an executable file"):
         runtime.worker_python(enabled_addon)
+
+
+def _image(path):
+    from PIL import Image
+
+    return np.asarray(Image.open(path), dtype=np.float32) / 255
+
+
+def test_render_preview_enhanced_in_a_scene_of_its_own(enabled_addon, tmp_path):
+    """The panel's preview render: Cycles at half resolution plus passes, enhanced, written and loaded as images;
+    the user's scene (engine, size, camera, objects) and the avatar's pose are as they were."""
+    from addon import runtime
+    from models.enhancer.infer import enhance_folder
+
+    arm, _mesh, _ = _generate("adult_man", name="rex")
+    scene = bpy.context.scene
+    scene.render.engine, scene.render.resolution_x = "BLENDER_WORKBENCH", 640
+    cam = bpy.data.objects.new("user_cam", bpy.data.cameras.new("user_cam"))
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    bone = arm.pose.bones[0]
+    bone.rotation_mode = "XYZ"
+    bone.rotation_euler = (0.1, 0.2, 0.3)
+    objects = {o.name for o in scene.objects}
+    s = _settings()
+    s.preview_engine, s.preview_enhance, s.preview_folder = "cycles", True, str(tmp_path / "inproc")
+    bpy.context.view_layer.objects.active = arm
+    assert bpy.ops.avatar.render_preview() == {"FINISHED"}
+    assert (scene.render.engine, scene.render.resolution_x, scene.camera) == ("BLENDER_WORKBENCH", 640, cam)
+    assert {o.name for o in scene.objects} == objects and runtime.PREVIEW_SCENE not in bpy.data.scenes
+    assert bone.rotation_mode == "XYZ" and tuple(bone.rotation_euler) == pytest.approx((0.1, 0.2, 0.3))
+    front = tmp_path / "inproc" / "preview.png"
+    assert (tmp_path / "inproc" / "passes" / "preview_side.npz").is_file()
+    assert tuple(bpy.data.images["rex_preview"].size) == (384, 512) and "rex_preview_side" in bpy.data.images
+    img = _image(front)
+    assert img.shape == (512, 384, 3) and img[200:300, 150:230].std() > 0.02  # the body, not the background
+
+    # the worker enhances the same passes to the same bytes as this process does
+    enabled_addon.torch_mode, enabled_addon.worker_python = "WORKER", ""
+    s.preview_folder = str(tmp_path / "worker")
+    with mock.patch.object(runtime, "torch_available", return_value=False), \
+            mock.patch("models.enhancer.infer.enhance_view", side_effect=AssertionError("enhanced in-process")):
+        assert bpy.ops.avatar.render_preview() == {"FINISHED"}
+    again = enhance_folder(tmp_path / "worker" / "passes", tmp_path / "here", progress=False)
+    assert (tmp_path / "worker" / "preview.png").read_bytes() == again[0].read_bytes()
+    # and the two renders agree (Cycles with the same seeds)
+    assert np.abs(_image(tmp_path / "worker" / "preview.png") - img).mean() < 0.01
+    runtime.stop_workers()
+
+
+def test_render_preview_refuses_enhancing_eevee(tmp_path):
+    arm, _, _ = _generate("child", name="kit")
+    s = _settings()
+    s.preview_engine, s.preview_enhance, s.preview_folder = "eevee", True, str(tmp_path)
+    bpy.context.view_layer.objects.active = arm
+    with pytest.raises(RuntimeError, match="enhanced previews render with Cycles"):
+        bpy.ops.avatar.render_preview()
+    assert not (tmp_path / "preview.png").exists()

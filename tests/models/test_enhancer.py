@@ -63,6 +63,34 @@ def test_a_fresh_enhancer_is_the_demodulated_estimate(views):
     assert (base - x["target"]).abs()[m].mean() < (plain - x["target"]).abs()[m].mean()
 
 
+def test_tiled_inference_is_the_whole_image():
+    """``infer`` in tiles with a halo gives the forward pass of the whole image: odd sizes, tiles that do not
+    divide them, and a trained-looking (random, non-zero) head."""
+    torch.manual_seed(0)
+    net = RenderEnhancer().eval()
+    for p in net.parameters():
+        p.data.normal_(0.0, 0.1)
+    h, w = 75, 53
+    low, low_albedo = torch.rand(1, 3, h, w), torch.rand(1, 3, h, w)
+    low_alpha = (torch.rand(1, 1, h, w) > 0.3).float()
+    full = [torch.rand(1, 3, 2 * h, 2 * w), torch.rand(1, 3, 2 * h, 2 * w) * 2 - 1,
+            torch.rand(1, 1, 2 * h, 2 * w) * 2 - 1, torch.nn.functional.interpolate(low_alpha, scale_factor=2)]
+    with torch.inference_mode():
+        whole = net(low, low_albedo, low_alpha, *full)
+    for tile in (32, 64, 1000):
+        tiled = net.infer(low, low_albedo, low_alpha, *full, tile=tile)
+        assert tiled.shape == whole.shape and (tiled - whole).abs().max() < 1e-5, tile
+    # a halo too small would show: the same tiles without their neighbours differ
+    import models.enhancer.model as m
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(m, "HALO", 6)
+    try:
+        assert (net.infer(low, low_albedo, low_alpha, *full, tile=32) - whole).abs().max() > 1e-3
+    finally:
+        mp.undo()
+
+
 @pytest.fixture(scope="module")
 def weights(views, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
