@@ -82,14 +82,14 @@ assets: install
 # The bpy-tier tests against the Blender 4.2 LTS module, in a second venv (CI runs only 5.0.1).
 VENV42 := .venv42
 # (no torch here on purpose: the add-on then decodes through its worker, the project's .venv Python)
-$(VENV42)/.installed-3: constraints.txt
+$(VENV42)/.installed-4: constraints.txt
 	@test -x $(VENV42)/bin/python || $(PYTHON) -m venv $(VENV42)
 	$(VENV42)/bin/python -m pip install -q -c constraints.txt "bpy==4.2.23" pytest usd-core pillow pygltflib \
-	  "setuptools>=70" "threadpoolctl>=3.5"
+	  "setuptools>=70" "threadpoolctl>=3.5" "openexr>=3.3,<4"
 	@touch $@
 
 # os._exit: the 4.2 module crashes while tearing down at interpreter exit, after the tests have run
-test-bpy42: $(VENV42)/.installed-3 $(VALIDATOR) $(STAMP)
+test-bpy42: $(VENV42)/.installed-4 $(VALIDATOR) $(STAMP)
 	$(VENV42)/bin/python -c "import os, sys, pytest; sys.stdout.flush(); \
 	  os._exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-m', 'bpy']))"
 

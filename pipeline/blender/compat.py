@@ -58,3 +58,62 @@ def action_fcurves(action: Any) -> list[Any]:
         return list(action.fcurves)
     return [fc for layer in action.layers for strip in layer.strips for bag in strip.channelbags
             for fc in bag.fcurves]
+
+
+def compositor_tree(scene: Any, name: str) -> tuple[Any, Any]:
+    """A compositor node tree that the scene's next render runs, and a function that takes it away again (the
+    scene's compositing as it was): from 5.0 a node group assigned as the scene's compositing group; before, the
+    scene's own tree with nodes enabled, where what was added is removed afterwards."""
+    if hasattr(scene, "compositing_node_group"):
+        old = bpy.data.node_groups.get(name)
+        if old is not None:
+            bpy.data.node_groups.remove(old)
+        tree = bpy.data.node_groups.new(name, "CompositorNodeTree")
+        before = scene.compositing_node_group
+        scene.compositing_node_group = tree
+
+        def restore() -> None:
+            scene.compositing_node_group = before
+            bpy.data.node_groups.remove(tree)
+
+        return tree, restore
+    used = scene.use_nodes  # pragma: no cover - 4.x
+    scene.use_nodes = True
+    tree = scene.node_tree
+    kept = {n.name for n in tree.nodes}
+
+    def restore_scene_tree() -> None:
+        for node in [n for n in tree.nodes if n.name not in kept]:
+            tree.nodes.remove(node)
+        scene.use_nodes = used
+
+    return tree, restore_scene_tree
+
+
+def render_layer_output(node: Any, name: str) -> Any:
+    """A Render Layers node's output by its 5.0 name (4.x calls the diffuse colour pass ``DiffCol``)."""
+    older = {"Diffuse Color": "DiffCol"}
+    return node.outputs[name] if name in node.outputs else node.outputs[older.get(name, name)]
+
+
+def exr_file_output(tree: Any, folder: str, prefix: str, names: dict[str, str]) -> dict[str, Any]:
+    """A File Output node writing one 32-bit EXR per input, ``<folder>/<prefix><name><frame>.exr``; ``names``
+    maps each input's name to its kind (``RGBA`` or ``FLOAT``). Returns {name: input socket}."""
+    out = tree.nodes.new("CompositorNodeOutputFile")
+    fmt = out.format
+    if hasattr(out, "file_output_items"):  # 5.0: a directory, a file name, typed items
+        out.directory, out.file_name = folder.rstrip("/") + "/", prefix
+        fmt.media_type = "IMAGE"
+    else:  # pragma: no cover - 4.x: a base path and file slots (a float input is written as grey RGBA)
+        out.base_path = folder.rstrip("/") + "/"
+        out.file_slots.clear()
+    fmt.file_format, fmt.color_depth, fmt.exr_codec = "OPEN_EXR", "32", "ZIP"
+    sockets = {}
+    for name, kind in names.items():
+        if hasattr(out, "file_output_items"):
+            out.file_output_items.new(kind, name)
+            sockets[name] = out.inputs[name]
+        else:  # pragma: no cover - 4.x
+            out.file_slots.new(prefix + name)
+            sockets[name] = out.inputs[prefix + name]
+    return sockets

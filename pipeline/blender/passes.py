@@ -1,7 +1,8 @@
 """Cycles renders read back as float arrays: the colour and the auxiliary passes (bpy only here).
 
-A compositor node group routes the Render Layers outputs into a File Output node that writes one 32-bit EXR per
-pass into a temporary folder; OpenEXR reads them back (Blender 5.0's multilayer render output keeps only the
+Compositor nodes (``compat.compositor_tree``: a node group from 5.0, the scene's own tree before) route the Render
+Layers outputs into a File Output node that writes one 32-bit EXR per pass into a temporary folder, and put the
+scene's compositing back afterwards; OpenEXR reads them back (Blender 5.0's multilayer render output keeps only the
 combined pass, its File Output node writes every input). Passes, in the scene's linear colour space:
 
 - ``color`` (H, W, 4): the combined image, premultiplied RGBA (film transparent), denoised when asked;
@@ -27,7 +28,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from pipeline.blender.compat import engine_id
+from pipeline.blender.compat import compositor_tree, engine_id, exr_file_output, render_layer_output
 from pipeline.blender.export import quiet_stdout
 from pipeline.core.cpu_time import cpu_seconds
 
@@ -84,31 +85,21 @@ def _configure(scene: Any, s: CyclesSettings) -> None:
 
 
 def _pass_tree(scene: Any, passes: Sequence[str], folder: Path) -> Any:
-    """The compositor group writing ``passes`` as EXR files ``<folder>/pass_<name>.exr``."""
+    """Compositor nodes writing ``passes`` as EXR files ``<folder>/pass_<name>*.exr``; returns the function that
+    puts the scene's compositing back as it was."""
     vl = scene.view_layers[0]
     vl.use_pass_combined = True
     vl.use_pass_z = "depth" in passes
     vl.use_pass_normal = "normal" in passes
     vl.use_pass_diffuse_color = "albedo" in passes
-    old = bpy.data.node_groups.get(TREE_NAME)
-    if old is not None:
-        bpy.data.node_groups.remove(old)
-    tree = bpy.data.node_groups.new(TREE_NAME, "CompositorNodeTree")
-    scene.compositing_node_group = tree
+    tree, restore = compositor_tree(scene, TREE_NAME)
     layers = tree.nodes.new("CompositorNodeRLayers")
     layers.scene, layers.layer = scene, vl.name  # not the context's scene: a caller may render another one
-    out = tree.nodes.new("CompositorNodeOutputFile")
-    out.directory = str(folder) + "/"
-    out.file_name = "pass_"
-    out.format.media_type = "IMAGE"
-    out.format.file_format = "OPEN_EXR"
-    out.format.color_depth = "32"
-    out.format.exr_codec = "ZIP"
+    inputs = exr_file_output(tree, str(folder), "pass_",
+                             {n: "FLOAT" if n in ("alpha", "depth") else "RGBA" for n in passes})
     for name in passes:
-        socket = PASS_SOCKETS[name]
-        out.file_output_items.new("FLOAT" if name in ("alpha", "depth") else "RGBA", name)
-        tree.links.new(layers.outputs[socket], out.inputs[name])
-    return tree
+        tree.links.new(render_layer_output(layers, PASS_SOCKETS[name]), inputs[name])
+    return restore
 
 
 @contextlib.contextmanager
@@ -138,6 +129,9 @@ def _read_exr(path: Path, channels: str) -> np.ndarray:
 
     with OpenEXR.File(str(path), separate_channels=True) as f:
         ch = f.channels()
+        # Blender 4.x names a float input's one channel V and a vector input's channels X, Y, Z
+        older = {"R": "V", "RGB": "XYZ"}.get(channels, channels)
+        channels = channels if all(c in ch for c in channels) else older
         planes = [np.asarray(ch[c].pixels, dtype=np.float32) for c in channels]
     return planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)
 
@@ -154,12 +148,14 @@ def render_passes(scene: Any, settings: CyclesSettings, passes: Sequence[str] = 
     folder = Path(tempfile.mkdtemp(prefix="avatar_passes_"))
     try:
         _configure(scene, settings)
-        tree = _pass_tree(scene, passes, folder)
-        t0 = cpu_seconds()
-        with quiet_stdout(), _lights_off(scene, settings.unlit):
-            bpy.ops.render.render(write_still=False, scene=scene.name)
-        spent = cpu_seconds() - t0
-        bpy.data.node_groups.remove(tree)
+        restore = _pass_tree(scene, passes, folder)
+        try:
+            t0 = cpu_seconds()
+            with quiet_stdout(), _lights_off(scene, settings.unlit):
+                bpy.ops.render.render(write_still=False, scene=scene.name)
+            spent = cpu_seconds() - t0
+        finally:
+            restore()
         out = {}
         for name in passes:
             files = sorted(folder.glob(f"pass_{name}*.exr"))
