@@ -34,12 +34,15 @@ HALO = 12  # low-resolution pixels around a tile: more than the trunk's reach (8
 @dataclasses.dataclass
 class EnhancerConfig:
     """``width`` channels and ``blocks`` residual blocks in the half-resolution trunk; ``head`` hidden channels
-    of the full-resolution per-pixel head; ``aux``: use the auxiliary passes (False: colour only)."""
+    of the full-resolution per-pixel head; ``aux``: use the auxiliary passes (False: colour only); ``blend``
+    (with ``aux``): the head also sees plain bicubic and blends it with the demodulated estimate per pixel
+    (demodulation is worse where subsurface and highlights dominate, as on faces)."""
 
     width: int = 16
     blocks: int = 3
     head: int = 12
     aux: bool = True
+    blend: bool = False
 
 
 def encode(x: torch.Tensor) -> torch.Tensor:
@@ -109,8 +112,9 @@ class RenderEnhancer(nn.Module):
         self.inp = nn.Conv2d(low_in + 4 * guide, cfg.width, 3, padding=1)
         self.body = nn.Sequential(*[ResBlock(cfg.width) for _ in range(cfg.blocks)])
         self.up = nn.Conv2d(cfg.width, 4 * cfg.head, 3, padding=1)
-        self.head1 = nn.Conv2d(cfg.head + guide + 3, cfg.head, 1)
-        self.head2 = nn.Conv2d(cfg.head, 3, 1)
+        self.blend = cfg.aux and cfg.blend
+        self.head1 = nn.Conv2d(cfg.head + guide + (6 if self.blend else 3), cfg.head, 1)
+        self.head2 = nn.Conv2d(cfg.head, 4 if self.blend else 3, 1)  # residual (+ the blend's logit)
         nn.init.zeros_(self.head2.weight)
         nn.init.zeros_(self.head2.bias)
 
@@ -132,7 +136,13 @@ class RenderEnhancer(nn.Module):
         x = self.inp(torch.cat(feats, 1))
         x = F.pixel_shuffle(self.up(F.relu(self.body(x), inplace=True)), 2)
         head_in = [F.relu(x), base_d] + ([guide] if self.cfg.aux else [])
+        if self.blend:
+            plain_d = srgb(upsample(low, albedo.shape[-2:]).clamp(min=0.0))
+            head_in.append(plain_d)
         res = self.head2(F.relu(self.head1(torch.cat(head_in, 1)), inplace=True))
+        if self.blend:  # a fresh head: the mean of the two estimates
+            base_d = plain_d + torch.sigmoid(res[:, 3:4]) * (base_d - plain_d)
+            res = res[:, :3]
         return (base_d + res).clamp(0.0, 1.0)
 
     @torch.inference_mode()

@@ -26,7 +26,7 @@ from models.enhancer.model import EnhancerConfig, RenderEnhancer, srgb
 
 @dataclasses.dataclass
 class TrainConfig:
-    minutes: float = 20.0
+    minutes: float = 30.0
     seed: int = 515
     data_seed: int = 1000
     n_views: int = 150
@@ -38,7 +38,7 @@ class TrainConfig:
     on_avatar: float = 0.8
     log_every: int = 50
     max_iterations: int = 1_000_000
-    model: EnhancerConfig = dataclasses.field(default_factory=EnhancerConfig)
+    model: EnhancerConfig = dataclasses.field(default_factory=lambda: EnhancerConfig(blend=True))
     profile: RenderProfile = dataclasses.field(default_factory=RenderProfile)
 
 

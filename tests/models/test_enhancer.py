@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from models.enhancer.data import RenderProfile, avatar_mask, display, load_view, psnr_on_mask
-from models.enhancer.model import RenderEnhancer, demodulated_bicubic, srgb
+from models.enhancer.model import EnhancerConfig, RenderEnhancer, demodulated_bicubic, srgb
 from models.enhancer.train import NET_KEYS, TrainConfig, inputs_from_view, train, views_dir
 from pipeline.cli import main
 from pipeline.jobs.enhancer_renders import render_dataset
@@ -61,6 +61,17 @@ def test_a_fresh_enhancer_is_the_demodulated_estimate(views):
     plain = srgb(torch.nn.functional.interpolate(x["low"], size=(64, 64), mode="bicubic"))
     m = x["mask"].bool().expand_as(base)
     assert (base - x["target"]).abs()[m].mean() < (plain - x["target"]).abs()[m].mean()
+
+
+def test_a_fresh_blending_enhancer_is_the_mean_of_both_estimates(views):
+    x = inputs_from_view(load_view(sorted(views.glob("view_*.npz"))[0])[0])
+    net = RenderEnhancer(EnhancerConfig(blend=True)).eval()
+    with torch.inference_mode():
+        y = net(*(x[k] for k in NET_KEYS))
+        demod = srgb(demodulated_bicubic(x["low"], x["low_albedo"], x["low_alpha"], x["albedo"], x["alpha"])[0])
+        plain = srgb(torch.nn.functional.interpolate(x["low"], size=(64, 64), mode="bicubic").clamp(min=0.0))
+    assert torch.allclose(y, (0.5 * (demod + plain)).clamp(0, 1), atol=1e-6)
+    assert not torch.allclose(demod, plain, atol=1e-3)  # two different estimates
 
 
 def test_tiled_inference_is_the_whole_image():
