@@ -101,6 +101,11 @@ class ResBlock(nn.Module):
         return x + self.b(F.relu(self.a(x), inplace=True))
 
 
+def plain_bicubic(low: torch.Tensor) -> torch.Tensor:
+    """Bicubic x2 of the half-resolution colour (B, 3, h, w) -> (B, 3, 2h, 2w), linear, negatives clipped."""
+    return upsample(low, (2 * low.shape[-2], 2 * low.shape[-1])).clamp(min=0.0)
+
+
 class RenderEnhancer(nn.Module):
     """See the module docstring. ``forward`` returns display sRGB (B, 3, H, W)."""
 
@@ -123,7 +128,7 @@ class RenderEnhancer(nn.Module):
         """(the classical estimate the residual is added to, linear (B, 3, H, W); low-res lighting or colour)."""
         if self.cfg.aux:
             return demodulated_bicubic(low, low_albedo, low_alpha, albedo, alpha)
-        return upsample(low, (2 * low.shape[-2], 2 * low.shape[-1])).clamp(min=0.0), low
+        return plain_bicubic(low), low
 
     def forward(self, low: torch.Tensor, low_albedo: torch.Tensor, low_alpha: torch.Tensor, albedo: torch.Tensor,
                 normal: torch.Tensor, depth: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -137,7 +142,7 @@ class RenderEnhancer(nn.Module):
         x = F.pixel_shuffle(self.up(F.relu(self.body(x), inplace=True)), 2)
         head_in = [F.relu(x), base_d] + ([guide] if self.cfg.aux else [])
         if self.blend:
-            plain_d = srgb(upsample(low, albedo.shape[-2:]).clamp(min=0.0))
+            plain_d = srgb(plain_bicubic(low))
             head_in.append(plain_d)
         res = self.head2(F.relu(self.head1(torch.cat(head_in, 1)), inplace=True))
         if self.blend:  # a fresh head: the mean of the two estimates
