@@ -134,9 +134,7 @@ class AVATAR_PT_preview(_AvatarPanel, bpy.types.Panel):
         s = context.scene.avatar_settings
         layout = self.layout
         layout.prop(s, "preview_engine")
-        row = layout.row()
-        row.enabled = s.preview_engine == "cycles"
-        row.prop(s, "preview_enhance")
+        layout.prop(s, "preview_enhance")
         layout.prop(s, "preview_folder")
         layout.operator("avatar.render_preview", icon="RENDER_STILL")
 

@@ -84,8 +84,8 @@ _annotations: dict[str, Any] = {
     "preview_engine": bpy.props.EnumProperty(name="Engine", items=PREVIEW_ENGINE_ITEMS, default="cycles"),
     "preview_enhance": bpy.props.BoolProperty(
         name="Enhance", default=True,
-        description="Cycles at half resolution plus full-resolution passes, made full resolution by the render "
-                    "enhancer (a fraction of the render time for the same picture)"),
+        description="The engine at half resolution plus full-resolution passes, made full resolution by the "
+                    "render enhancer (a fraction of the render time for the same picture)"),
     "preview_folder": bpy.props.StringProperty(name="Folder", subtype="DIR_PATH", default="//avatar_previews",
                                                description="where preview.png and preview_side.png are written"),
 }

@@ -264,9 +264,9 @@ def render_preview(arm: Any, prefs: Any, engine: str, enhance: bool, folder: Pat
                    ) -> dict[str, Path]:
     """preview.png and preview_side.png of the selected avatar in ``folder`` (the previews of ``avatar generate
     --preview-engine``), rendered in a scene of their own that holds only the avatar, so the user's scene, its
-    camera, lights and render settings stay as they were, and so does the avatar's pose. ``enhance`` (Cycles):
-    half resolution plus passes (kept in ``folder/passes``), enhanced by the render enhancer here when torch
-    imports, else by the worker. Returns {"front": path, "side": path, ...}."""
+    camera, lights and render settings stay as they were, and so does the avatar's pose. ``enhance``: the
+    engine at half resolution plus Cycles' passes (kept in ``folder/passes``), enhanced by the render enhancer
+    here when torch imports, else by the worker. Returns {"front": path, "side": path, ...}."""
     import bpy
 
     from pipeline.blender.build import PROP_PREFIX, find_mesh
@@ -274,8 +274,6 @@ def render_preview(arm: Any, prefs: Any, engine: str, enhance: bool, folder: Pat
 
     if engine not in ("cycles", "eevee"):
         raise AddonError(f"preview engine {engine!r}: allowed cycles, eevee")
-    if enhance and engine != "cycles":
-        raise AddonError("enhanced previews render with Cycles: choose Cycles or untick Enhance")
     request = avatar_meta(arm).get("request")
     if not request:
         raise AddonError("the selected avatar carries no request to frame it by: regenerate it with Update")

@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--preview-engine", default="pyrender",
                    help="pyrender (fast, CPU-posed) | eevee | cycles (rendered by Blender from the built avatar)")
     g.add_argument("--enhance", action="store_true",
-                   help="with --preview-engine cycles: render half resolution plus passes and enhance them with the "
-                        "render enhancer (same look, a fraction of the render time)")
+                   help="with --preview-engine cycles or eevee: render half resolution plus passes and enhance them "
+                        "with the render enhancer (same look, a fraction of the render time)")
     g.add_argument("--texture-size", type=int, default=1024,
                    help=f"albedo texture size: {', '.join(map(str, TEXTURE_SIZES))}")
     g.add_argument("--no-refine", action="store_true", help="skip measurement refinement (decoder only)")

@@ -62,11 +62,11 @@ REGISTRY: dict[str, ModelEntry] = {e.name: e for e in (
         evaluate="models.comic.evaluate:evaluate_and_report", load="models.comic.style:ComicStyle.load",
         max_minutes=30.0, after_training=(("optimiser_minutes", 1.0),)),
     ModelEntry(
-        name="enhancer", summary="RenderEnhancer: half-resolution Cycles render + full-resolution passes -> full "
-                                 "resolution (its data rendered first, budgeted apart)",
+        name="enhancer", summary="RenderEnhancer: half-resolution Cycles or EEVEE render + full-resolution passes -> "
+                                 "full resolution (its data rendered first, budgeted apart)",
         config="models.enhancer.train:TrainConfig", train="pipeline.jobs.enhancer_renders:train",
         evaluate="pipeline.jobs.enhancer_renders:evaluate_and_report", load="models.enhancer.model:RenderEnhancer.load",
-        max_minutes=30.0, after_training=(("n", 6),)),
+        max_minutes=30.0, after_training=(("n", 12),)),
 )}
 
 

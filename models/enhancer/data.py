@@ -1,4 +1,4 @@
-"""The render enhancer's data: views rendered here with Cycles from generated avatars
+"""The render enhancer's data: views rendered here with Cycles (and EEVEE for comic avatars) from generated avatars
 (``pipeline.jobs.enhancer_renders`` renders them; this module holds what needs no Blender).
 
 A view is one shot (``pipeline.core.shots``: full body, upper body or face; pose; sun, sky and area light) of one
@@ -10,9 +10,14 @@ with the same render settings (``RenderProfile``):
 - **aux**: full resolution, ``aux_samples``, direct light only: albedo, camera-space normal, depth, alpha;
 - **ref**: full resolution, ``ref_samples``, OIDN: the reference.
 
+Comic avatars (``view_engine``) render low and ref with EEVEE (``eevee_low_samples``, ``eevee_ref_samples``) and
+their ink outline; their aux passes come from Cycles (the toon material's matte output is the comic albedo) and
+the low-resolution albedo is the full-resolution one averaged over 2x2 pixels.
+
 Stored per view as ``view_NNNNN.npz`` (float16 arrays, top row first; see ``VIEW_KEYS``) with the shot, the
-person and the CPU seconds of each render in ``meta`` (JSON). Rendering resumes: views already on disk are kept.
-The training set and every held-out set come from different seeds (``avatar evaluate enhancer --seed S``).
+person, the engine and the CPU seconds of each render in ``meta`` (JSON). Rendering resumes: views already on disk
+with the same engine and render settings are kept. The training set and every held-out set come from different seeds
+(``avatar evaluate enhancer --seed S``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ BACKGROUND_LINEAR = np.asarray(srgb_to_linear(np.asarray(BACKGROUND[:3])), dtype
 @dataclasses.dataclass(frozen=True)
 class RenderProfile:
     """The render settings every view uses: ``size`` (square output, pixels), samples per pixel of the three
-    renders, OIDN quality of the low and reference renders, light bounces."""
+    renders, OIDN quality of the low and reference renders, light bounces; for comic avatars, which render their
+    colour with EEVEE, its temporal anti-aliasing samples of the low and reference renders."""
 
     size: int = 384
     low_samples: int = 16
@@ -45,6 +51,22 @@ class RenderProfile:
     ref_samples: int = 128
     ref_denoise: str = "HIGH"
     bounces: int = 4
+    eevee_low_samples: int = 2
+    eevee_ref_samples: int = 32
+
+
+def view_engine(style: str | None) -> str:
+    """The engine a view's colour renders with: EEVEE for comic avatars (their toon material draws there), Cycles
+    for the others."""
+    return "eevee" if style == "comic" else "cycles"
+
+
+def box_half(a: np.ndarray) -> np.ndarray:
+    """(H, W, C) -> (H/2, W/2, C): the mean of each 2x2 block (a pass at half resolution, as a renderer's pixel
+    filter would average it)."""
+    h, w = a.shape[0] // 2 * 2, a.shape[1] // 2 * 2
+    a = a[:h, :w]
+    return a.reshape(h // 2, 2, w // 2, 2, *a.shape[2:]).mean(axis=(1, 3)).astype(np.float32)
 
 
 def display(rgba: np.ndarray) -> np.ndarray:
@@ -67,15 +89,19 @@ def depth_feature(depth: np.ndarray, alpha: np.ndarray, target_distance: float) 
     return np.clip(rel, -1.0, 1.0).astype(np.float32)
 
 
-def people(n: int, seed: int) -> list[dict[str, Any]]:
-    """n spec entries: the population's people with a random tone (ITA -60..70) and every fifth comic."""
+def people(n: int, seed: int, comic_every: int | None = None) -> list[dict[str, Any]]:
+    """n spec entries: the population's people with a random tone (ITA -60..70), comic at random
+    (``COMIC_SHARE``) or, with ``comic_every``, exactly every ``comic_every``-th one (a fixed mix)."""
     from pipeline.core.population import sample_people
 
     rng = np.random.default_rng([seed, 1])
     out = []
-    for p in sample_people(n, seed):
+    for i, p in enumerate(sample_people(n, seed)):
         entry = {**p, "skin_ita": round(float(rng.uniform(-60.0, 70.0)), 1)}
-        if rng.random() < COMIC_SHARE:
+        comic = rng.random() < COMIC_SHARE
+        if comic_every is not None:
+            comic = i % comic_every == comic_every - 1
+        if comic:
             entry["style"] = "comic"
         out.append(entry)
     return out
@@ -101,10 +127,11 @@ def load_view(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return view, meta
 
 
-def avatar_shots(n_views: int, seed: int, views_per_avatar: int = 3) -> list[tuple[dict[str, Any], str, int]]:
+def avatar_shots(n_views: int, seed: int, views_per_avatar: int = 3, comic_every: int | None = None
+                 ) -> list[tuple[dict[str, Any], str, int]]:
     """(person, shot kind, view index) for ``n_views`` views, ``views_per_avatar`` shots per person cycling
-    through full, half and face."""
-    persons = people((n_views + views_per_avatar - 1) // views_per_avatar, seed)
+    through full, half and face; ``comic_every`` as in ``people``."""
+    persons = people((n_views + views_per_avatar - 1) // views_per_avatar, seed, comic_every)
     return [(persons[i // views_per_avatar], KIND_CYCLE[i % len(KIND_CYCLE)], i) for i in range(n_views)]
 
 

@@ -1,15 +1,16 @@
-"""Score the render enhancer on a held-out set rendered in the same run (``avatar evaluate enhancer --seed S
---n N``; ``pipeline.jobs.enhancer_renders`` renders, this module scores and reports).
+"""Score the render enhancer on a held-out set rendered in the same run (``avatar evaluate enhancer --seed S --n N``;
+``pipeline.jobs.enhancer_renders`` renders, this module scores and reports).
 
 For each view (people, poses, lights and cameras drawn from ``seed``, which training never uses; the shot kinds
-cycle full body, upper body, face) this process renders, interleaved: our path (half-resolution render with OIDN
-and the full-resolution auxiliary passes, then the network), the full-resolution reference, and the equal-time
-sweep (full-resolution Cycles + OIDN at each quality and several sample counts), every render's CPU seconds from
-``getrusage``. Rows, scored against the reference in display sRGB on the avatar (its mask dilated by 3 pixels)
-and on the full frame: bicubic (on the half-resolution colour), demodulated bicubic (bicubic on colour / low-res
-albedo, times the full-res albedo), the same network on colour alone, the enhancer, and the best equal-time
-full-resolution render: among sweep settings whose mean CPU time is at most our path's, the best mean PSNR on the
-avatar.
+cycle full body, upper body, face; every ``COMIC_EVERY``-th person is a comic avatar, whose colour renders with
+EEVEE) this process renders, interleaved: our path (half-resolution render, with OIDN in Cycles, and the full-
+resolution auxiliary passes, then the network), the full-resolution reference, and the equal-time sweep (full-
+resolution Cycles + OIDN at each quality and several sample counts, or EEVEE at several sample counts), every
+render's CPU seconds from ``getrusage``. Rows, scored against the reference in display sRGB on the avatar (its mask
+dilated by 3 pixels) and on the full frame: bicubic (on the half-resolution colour), demodulated bicubic (bicubic on
+colour / low-res albedo, times the full-res albedo), the same network on colour alone, the enhancer, and the best
+equal-time full-resolution render of the same engine: among its sweep settings whose mean CPU time is at most our
+path's on that engine's views, the best mean PSNR on the avatar. Rows are printed for all views and for each engine.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ DEFAULT_SEED = 20261205
 DEFAULT_N = 12
 SWEEP_SAMPLES = (1, 2, 3, 4, 6, 8)
 SWEEP_QUALITIES = ("FAST", "BALANCED", "HIGH")
+EEVEE_SAMPLES = (1, 2, 3, 4, 6, 8, 16)
+COMIC_EVERY = 4  # every fourth person of a held-out set is a comic avatar (its colour rendered by EEVEE)
 
 
 def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -91,39 +94,61 @@ def score_view(view: dict[str, np.ndarray], enhancer: RenderEnhancer, colour_onl
 
 @dataclasses.dataclass
 class Tally:
-    """What the held-out loop collects: per-view rows and shot kinds, our path's CPU seconds, and the equal-time
-    sweep's (CPU seconds, PSNR on the avatar) per (quality, samples)."""
+    """What the held-out loop collects: per-view rows, shot kinds and engines, our path's CPU seconds, and the
+    equal-time sweep's (CPU seconds, PSNR on the avatar) per (quality, samples); quality ``EEVEE`` for the EEVEE
+    views' sweep, an OIDN quality for the Cycles views'."""
 
     rows: dict[str, list[dict[str, float]]] = dataclasses.field(default_factory=dict)
     kinds: list[str] = dataclasses.field(default_factory=list)
+    engines: list[str] = dataclasses.field(default_factory=list)
     ours_cpu: list[float] = dataclasses.field(default_factory=list)
     sweep: dict[tuple[str, int], list[tuple[float, float]]] = dataclasses.field(default_factory=dict)
-    images: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
+    images: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    kept: list[str] = dataclasses.field(default_factory=list)
 
-    def add(self, kind: str, rows: dict[str, dict[str, float]], ours_cpu: float) -> None:
+    def add(self, kind: str, engine: str, rows: dict[str, dict[str, float]], ours_cpu: float) -> None:
         self.kinds.append(kind)
+        self.engines.append(engine)
         self.ours_cpu.append(ours_cpu)
         for k, v in rows.items():
             self.rows.setdefault(k, []).append(v)
 
 
+def sweep_engine(quality: str) -> str:
+    return "eevee" if quality == "EEVEE" else "cycles"
+
+
+def _mean_rows(rows: dict[str, list[dict[str, float]]], pick: list[bool]) -> dict[str, dict[str, float]]:
+    return {k: {m: float(np.mean([r[m] for r, p in zip(v, pick, strict=True) if p])) for m in v[0]}
+            for k, v in rows.items()}
+
+
 def summarise(t: Tally, seed: int, profile: RenderProfile, seconds: float) -> dict[str, Any]:
-    """The report: mean rows, PSNR by shot kind, the sweep with what fits our path's mean CPU time, the best
-    equal-time render and the acceptance figures."""
-    ours = float(np.mean(t.ours_cpu))
+    """The report: mean rows (all views and per engine), PSNR by shot kind, per engine the sweep with what fits
+    our path's mean CPU time on that engine's views and the best equal-time render, and the acceptance figures
+    (the equal-time margin: each engine's margin weighted by its share of the views)."""
+    engines = sorted(set(t.engines))
+    ours = {e: float(np.mean([c for c, ee in zip(t.ours_cpu, t.engines, strict=True) if ee == e])) for e in engines}
     table = []
     for (q, spp), vals in sorted(t.sweep.items()):
         cpu, p = np.asarray(vals).T
-        table.append({"quality": q, "samples": spp, "cpu_s": float(cpu.mean()), "psnr_avatar": float(p.mean()),
-                      "fits": bool(cpu.mean() <= ours)})
-    fitting = [r for r in table if r["fits"]]
-    best = max(fitting, key=lambda r: r["psnr_avatar"]) if fitting else None
-    mean_rows = {k: {m: float(np.mean([r[m] for r in v])) for m in v[0]} for k, v in t.rows.items()}
+        e = sweep_engine(q)
+        table.append({"engine": e, "quality": q, "samples": spp, "cpu_s": float(cpu.mean()),
+                      "psnr_avatar": float(p.mean()), "fits": bool(cpu.mean() <= ours[e])})
+    by_engine = {e: _mean_rows(t.rows, [ee == e for ee in t.engines]) for e in engines}
+    best, margin = {}, {}
+    for e in engines:
+        fitting = [r for r in table if r["fits"] and r["engine"] == e]
+        best[e] = max(fitting, key=lambda r: r["psnr_avatar"]) if fitting else None
+        margin[e] = None if best[e] is None else by_engine[e]["enhancer"]["psnr_avatar"] - best[e]["psnr_avatar"]
+    share = {e: t.engines.count(e) / len(t.engines) for e in engines}
+    mean_rows = _mean_rows(t.rows, [True] * len(t.engines))
     per_kind = {k: {kind: float(np.mean([r["psnr_avatar"] for r, kk in zip(v, t.kinds, strict=True)
                                          if kk == kind])) for kind in sorted(set(t.kinds))}
                 for k, v in t.rows.items()}
     e, d = mean_rows["enhancer"], mean_rows
     return {"seed": seed, "n": len(t.kinds), "profile": dataclasses.asdict(profile), "rows": mean_rows,
+            "rows_by_engine": by_engine, "views_by_engine": {e: t.engines.count(e) for e in engines},
             "psnr_avatar_by_shot": per_kind, "ours_cpu_s": ours, "sweep": table, "equal_time": best,
             "threads": torch.get_num_threads(), "seconds": round(seconds, 1),
             "acceptance": {
@@ -131,28 +156,41 @@ def summarise(t: Tally, seed: int, profile: RenderProfile, seconds: float) -> di
                 "over_demodulated_db": e["psnr_avatar"] - d["demodulated bicubic"]["psnr_avatar"],
                 "over_colour_only_db": e["psnr_avatar"] - d["colour only"]["psnr_avatar"],
                 "ssim_above_all": all(e["ssim_avatar"] > d[k]["ssim_avatar"] for k in d if k != "enhancer"),
-                "over_equal_time_db": None if best is None else e["psnr_avatar"] - best["psnr_avatar"]},
+                "over_equal_time_db": None if None in margin.values() else
+                float(sum(margin[k] * share[k] for k in engines)),
+                **{f"over_equal_time_{k}_db": margin[k] for k in engines}},
             "_images": t.images}
 
 
-def print_report(r: dict[str, Any]) -> None:
-    print(f"held-out seed {r['seed']}, {r['n']} views, {r['profile']['size']} px, torch threads {r['threads']}")
+def _print_rows(rows: dict[str, dict[str, float]]) -> None:
     print(f"{'row':22s} {'PSNR avatar':>11s} {'SSIM avatar':>11s} {'PSNR frame':>10s} {'SSIM frame':>10s}")
-    for k, v in r["rows"].items():
+    for k, v in rows.items():
         print(f"{k:22s} {v['psnr_avatar']:11.2f} {v['ssim_avatar']:11.4f} {v['psnr_frame']:10.2f} "
               f"{v['ssim_frame']:10.4f}")
+
+
+def print_report(r: dict[str, Any]) -> None:
+    print(f"held-out seed {r['seed']}, {r['n']} views ({', '.join(f'{n} {e}' for e, n in r['views_by_engine'].items())}"
+          f"), {r['profile']['size']} px, torch threads {r['threads']}")
+    _print_rows(r["rows"])
     print("PSNR on the avatar by shot: " + "; ".join(
         f"{k}: " + ", ".join(f"{kind} {p:.2f}" for kind, p in v.items()) for k, v in r["psnr_avatar_by_shot"].items()))
-    print(f"our path: {r['ours_cpu_s']:.2f} CPU s per view (half-res render + OIDN, passes, network)")
-    print("equal-time sweep (full resolution, Cycles + OIDN):")
-    for s in r["sweep"]:
-        print(f"  {s['quality']:8s} {s['samples']:2d} spp {s['cpu_s']:6.2f} CPU s  PSNR avatar "
-              f"{s['psnr_avatar']:6.2f}{'  fits' if s['fits'] else ''}")
-    b = r["equal_time"]
-    print("best equal-time render: " + ("none fits" if b is None else
-                                         f"{b['quality']} {b['samples']} spp, {b['psnr_avatar']:.2f} dB"))
-    print("acceptance: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                                     for k, v in r["acceptance"].items()))
+    for engine, rows in r["rows_by_engine"].items():
+        colour = "Cycles + OIDN" if engine == "cycles" else "EEVEE, comic avatars"
+        print(f"\n{engine} views ({r['views_by_engine'][engine]}; colour: {colour}):")
+        _print_rows(rows)
+        print(f"our path: {r['ours_cpu_s'][engine]:.2f} CPU s per view (half-res render"
+              f"{' + OIDN' if engine == 'cycles' else ''}, Cycles passes, network)")
+        print(f"equal-time sweep (full resolution, {'Cycles + OIDN' if engine == 'cycles' else 'EEVEE'}):")
+        for s in r["sweep"]:
+            if s["engine"] == engine:
+                print(f"  {s['quality']:8s} {s['samples']:2d} spp {s['cpu_s']:6.2f} CPU s  PSNR avatar "
+                      f"{s['psnr_avatar']:6.2f}{'  fits' if s['fits'] else ''}")
+        b = r["equal_time"][engine]
+        print("best equal-time render: " + ("none fits" if b is None else
+                                             f"{b['quality']} {b['samples']} spp, {b['psnr_avatar']:.2f} dB"))
+    print("\nacceptance: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in r["acceptance"].items()))
 
 
 CROP_PX = 80  # side of the report's crops, output pixels
@@ -173,14 +211,14 @@ def _crops(im: dict[str, Any]) -> list[tuple[str, int, int]]:
 
 def plot(r: dict[str, Any], path: Path) -> Path:
     """Face and hand crops of the kept views: bicubic, demodulated bicubic, colour only, enhancer, the best
-    equal-time full-resolution render, reference; and the sweep against our path."""
-    best = r["equal_time"]
-    equal = None if best is None else (best["quality"], best["samples"])
+    equal-time full-resolution render of the view's engine, reference; and the sweeps against our path."""
     cols = ["bicubic", "demodulated bicubic", "colour only", "enhancer", "equal time", "reference"]
     crops = [(im, crop) for im in r["_images"] for crop in _crops(im)]
     fig, axes = figure(len(crops) + 1, len(cols), (2.2 * len(cols), 2.3 * (len(crops) + 1)))
     axes = np.atleast_2d(axes)
     for row, (im, (label, y0, x0)) in enumerate(crops):
+        best = r["equal_time"].get(im["engine"])
+        equal = None if best is None else (best["quality"], best["samples"])
         for c, name in enumerate(cols):
             ax = axes[row, c]
             ax.axis("off")
@@ -189,21 +227,25 @@ def plot(r: dict[str, Any], path: Path) -> Path:
                 continue
             ax.imshow(np.clip(img[y0: y0 + CROP_PX, x0: x0 + CROP_PX], 0, 1), interpolation="nearest")
             title = f"equal time: {equal[0].lower()} {equal[1]} spp" if name == "equal time" else name
-            ax.set_title(title if row == 0 else "", fontsize=8)
+            new_engine = row == 0 or crops[row - 1][0]["engine"] != im["engine"]
+            ax.set_title(title if new_engine else "", fontsize=8)
             if c == 0:
-                ax.text(2, 10, label, color="w", fontsize=8, backgroundcolor="k")
+                ax.text(2, 10, f"{label} ({im['engine']})", color="w", fontsize=8, backgroundcolor="k")
     for a in axes[-1]:
         a.remove()
-    ax = fig.add_subplot(len(crops) + 1, 2, 2 * len(crops) + 1)  # the sweep: half the last row
-    for q in SWEEP_QUALITIES:
-        pts = [(s["cpu_s"], s["psnr_avatar"]) for s in r["sweep"] if s["quality"] == q]
-        if pts:
-            ax.plot(*np.asarray(pts).T, marker="o", label=f"full res + OIDN {q.lower()}")
-    ax.scatter([r["ours_cpu_s"]], [r["rows"]["enhancer"]["psnr_avatar"]], c="k", marker="*", s=120, label="ours")
-    ax.axvline(r["ours_cpu_s"], c="k", lw=0.5, ls=":")
-    ax.set_xlabel("CPU s per view")
-    ax.set_ylabel("PSNR on avatar (dB)")
-    ax.legend(fontsize=6)
+    for k, engine in enumerate(r["rows_by_engine"]):  # the sweeps: half the last row each
+        ax = fig.add_subplot(len(crops) + 1, 2, 2 * len(crops) + 1 + k)
+        for q in (SWEEP_QUALITIES if engine == "cycles" else ("EEVEE",)):
+            pts = [(s["cpu_s"], s["psnr_avatar"]) for s in r["sweep"] if s["quality"] == q]
+            if pts:
+                ax.plot(*np.asarray(pts).T, marker="o",
+                        label=f"full res + OIDN {q.lower()}" if engine == "cycles" else "full res EEVEE")
+        ax.scatter([r["ours_cpu_s"][engine]], [r["rows_by_engine"][engine]["enhancer"]["psnr_avatar"]], c="k",
+                   marker="*", s=120, label="ours")
+        ax.axvline(r["ours_cpu_s"][engine], c="k", lw=0.5, ls=":")
+        ax.set_xlabel(f"CPU s per view ({engine} views)")
+        ax.set_ylabel("PSNR on avatar (dB)")
+        ax.legend(fontsize=6)
     return save_figure(fig, path)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from models.common.reports import figure, plot_curves, save_figure, write_json
+from models.common.threads import machine_cores, set_torch_threads
 from models.enhancer.data import RenderProfile, avatar_mask, load_view
 from models.enhancer.model import EnhancerConfig, RenderEnhancer, srgb
 
@@ -38,6 +39,7 @@ class TrainConfig:
     on_avatar: float = 0.8
     log_every: int = 50
     max_iterations: int = 1_000_000
+    threads: int = 0  # torch intra-op threads while training; 0: the machine's cores
     model: EnhancerConfig = dataclasses.field(default_factory=lambda: EnhancerConfig(blend=True))
     profile: RenderProfile = dataclasses.field(default_factory=RenderProfile)
 
@@ -120,6 +122,8 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True,
     views = load_views(folder, cfg.n_views)
     if not views:
         raise RuntimeError(f"no rendered views in {folder}: `avatar train enhancer` renders them")
+    # Rendering the data in this process (job thread policy: one torch thread) must not slow training down.
+    set_torch_threads(cfg.threads or machine_cores())
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     crops = Crops(views, cfg.crop, cfg.on_avatar, rng)

@@ -1,4 +1,4 @@
-"""Cycles renders read back as float arrays: the colour and the auxiliary passes (bpy only here).
+"""Cycles and EEVEE renders read back as float arrays: the colour and the auxiliary passes (bpy only here).
 
 Compositor nodes (``compat.compositor_tree``: a node group from 5.0, the scene's own tree before) route the Render
 Layers outputs into a File Output node that writes one 32-bit EXR per pass into a temporary folder, and put the
@@ -10,6 +10,9 @@ combined pass, its File Output node writes every input). Passes, in the scene's 
 - ``normal`` (H, W, 3): world-space shading normals (zero off the body);
 - ``depth`` (H, W): distance along the camera axis in metres (1e10 off the body);
 - ``alpha`` (H, W): coverage.
+
+EEVEE renders (``EeveeSettings``) give the colour only: comic avatars draw through Shader-to-RGB and emission there,
+so their passes come from Cycles, which renders the same material's matte output (the comic albedo).
 
 CPU seconds are this process's user + system time over the render (``getrusage``: Cycles' and OIDN's threads
 included), the measure by which renders of different settings are compared.
@@ -62,16 +65,34 @@ class CyclesSettings:
             raise ValueError(f"samples and size must be at least 1, got {self.samples}, {self.width}x{self.height}")
 
 
-def _configure(scene: Any, s: CyclesSettings) -> None:
+@dataclasses.dataclass(frozen=True)
+class EeveeSettings:
+    """One EEVEE render (colour only): ``samples`` temporal anti-aliasing samples per pixel. EEVEE draws through
+    OpenGL (Mesa's llvmpipe here, whose threads count in the CPU seconds like Cycles' do)."""
+
+    width: int
+    height: int
+    samples: int
+
+    def __post_init__(self) -> None:
+        if self.samples < 1 or min(self.width, self.height) < 1:
+            raise ValueError(f"samples and size must be at least 1, got {self.samples}, {self.width}x{self.height}")
+
+
+def _configure(scene: Any, s: CyclesSettings | EeveeSettings) -> None:
     render = scene.render
-    render.engine = engine_id("cycles")
-    render.threads_mode = "FIXED" if s.threads > 0 else "AUTO"
-    if s.threads > 0:
-        render.threads = s.threads
     render.resolution_x, render.resolution_y, render.resolution_percentage = s.width, s.height, 100
     render.film_transparent = True
     render.use_compositing = True
     scene.view_settings.view_transform = "Standard"
+    if isinstance(s, EeveeSettings):
+        render.engine = engine_id("eevee")
+        scene.eevee.taa_render_samples = s.samples
+        return
+    render.engine = engine_id("cycles")
+    render.threads_mode = "FIXED" if s.threads > 0 else "AUTO"
+    if s.threads > 0:
+        render.threads = s.threads
     cy = scene.cycles
     cy.device = "CPU"
     cy.samples = s.samples
@@ -136,31 +157,37 @@ def _read_exr(path: Path, channels: str) -> np.ndarray:
     return planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)
 
 
-def render_passes(scene: Any, settings: CyclesSettings, passes: Sequence[str] = ("color",)
+def render_passes(scene: Any, settings: CyclesSettings | EeveeSettings, passes: Sequence[str] = ("color",)
                   ) -> tuple[dict[str, np.ndarray], float]:
     """Render the scene's camera with ``settings``; returns ({pass: float32 array}, CPU seconds of the render).
 
-    Passes are the keys of ``PASS_SOCKETS``; arrays are top row first.
+    Passes are the keys of ``PASS_SOCKETS`` (EEVEE: ``color`` and ``alpha``); arrays are top row first.
     """
     unknown = sorted(set(passes) - set(PASS_SOCKETS))
     if unknown:
         raise ValueError(f"unknown passes {', '.join(unknown)}; allowed {', '.join(PASS_SOCKETS)}")
+    if isinstance(settings, EeveeSettings) and set(passes) - {"color", "alpha"}:
+        raise ValueError("EEVEE renders give color and alpha; the other passes come from Cycles")
     folder = Path(tempfile.mkdtemp(prefix="avatar_passes_"))
+    render = scene.render
+    # the caller's engine and output size stay as they were (a caller may size the next render from them)
+    kept = (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage)
     try:
         _configure(scene, settings)
         restore = _pass_tree(scene, passes, folder)
         try:
             t0 = cpu_seconds()
-            with quiet_stdout(), _lights_off(scene, settings.unlit):
+            with quiet_stdout(), _lights_off(scene, getattr(settings, "unlit", False)):
                 bpy.ops.render.render(write_still=False, scene=scene.name)
             spent = cpu_seconds() - t0
         finally:
             restore()
+            render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage = kept
         out = {}
         for name in passes:
             files = sorted(folder.glob(f"pass_{name}*.exr"))
             if not files:
-                raise RuntimeError(f"Cycles wrote no {name} pass")
+                raise RuntimeError(f"{scene.render.engine} wrote no {name} pass")
             out[name] = _read_exr(files[0], PASS_CHANNELS[name])
         return out, spent
     finally:

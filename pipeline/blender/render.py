@@ -132,14 +132,12 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
     ``scene``: the scene to light and render (default: the context's); it gets the engine settings, lights and
     cameras (removed after), so the add-on passes a scene of its own holding the avatar.
 
-    ``still(scene, camera, png_path, passes_path)`` (Cycles only) replaces Blender's render of each view: the
+    ``still(scene, camera, png_path, passes_path)`` replaces Blender's render of each view: the
     enhanced render of ``pipeline.jobs.enhancer_renders``, whose passes go to ``passes/preview*.npz`` (keys
     ``passes:front``, ``passes:side``).
     """
     if engine not in ENGINES:
         raise ValueError(f"preview engine {engine!r}: allowed pyrender, {', '.join(ENGINES)}")
-    if still is not None and engine != "cycles":
-        raise ValueError(f"enhanced previews render with cycles, not {engine}")
     scene = scene or bpy.context.scene
     render = scene.render
     configure_render(scene, engine, width, height, samples, threads)

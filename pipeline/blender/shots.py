@@ -1,5 +1,6 @@
 """Put a ``pipeline.core.shots.Shot`` into the Blender scene (bpy only here): perspective camera, pose, sun, sky
-and area light. ``clear_shot`` removes what ``apply_shot`` added and puts the avatar back in its rest pose."""
+and area light, and a comic avatar's ink outline (as its previews have it). ``clear_shot`` removes what
+``apply_shot`` added and puts the avatar back in its rest pose."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from mathutils import Vector
 
 from pipeline.blender.render import pose_armature
+from pipeline.blender.toon import add_outline, remove_outline
 from pipeline.core.avatar_data import AvatarData
 from pipeline.core.poses import relaxed_arms, stride
 from pipeline.core.shots import SENSOR_MM, Shot
@@ -58,7 +60,14 @@ def apply_shot(scene: Any, arm_obj: Any, avatar: AvatarData, shot: Shot) -> Any:
         bg.inputs["Color"].default_value = (*lt.sky_rgb, 1.0)
         bg.inputs["Strength"].default_value = lt.sky_strength
     pose_armature(arm_obj, avatar, pose_rotations(avatar, shot.pose))
+    mesh_obj = _mesh(arm_obj)
+    if avatar.comic_style is not None and mesh_obj is not None:
+        add_outline(mesh_obj)
     return cam_obj
+
+
+def _mesh(arm_obj: Any) -> Any:
+    return next((c for c in arm_obj.children if c.type == "MESH"), None)
 
 
 def clear_shot(scene: Any, arm_obj: Any, avatar: AvatarData) -> None:
@@ -71,6 +80,9 @@ def clear_shot(scene: Any, arm_obj: Any, avatar: AvatarData) -> None:
         elif isinstance(data, bpy.types.Light):
             bpy.data.lights.remove(data)
     pose_armature(arm_obj, avatar, None)
+    mesh_obj = _mesh(arm_obj)
+    if mesh_obj is not None:
+        remove_outline(mesh_obj)
 
 
 def current_scene() -> Any:

@@ -7,7 +7,8 @@ Material (``toon_material``): two outputs in one node tree.
 - target All (Cycles, and what the FBX and glTF exporters read): a matte Principled BSDF with the comic albedo,
   so exported files carry the comic texture.
 Outline (``add_outline``): an inverted hull for renders, a Solidify modifier with flipped normals pushed outwards
-with a black, back-face-culled material; it is added for a render and removed after, so exports never see it.
+with a black, back-face-culled material (transparent from behind, the same in Cycles); it is added for a render and
+removed after, so exports never see it.
 """
 
 from __future__ import annotations
@@ -120,7 +121,15 @@ def _outline_material() -> Any:
         out = next(n for n in tree.nodes if n.type == "OUTPUT_MATERIAL")
         emit = tree.nodes.new("ShaderNodeEmission")
         emit.inputs["Color"].default_value = (0.01, 0.008, 0.012, 1.0)
-        tree.links.new(emit.outputs["Emission"], out.inputs["Surface"])
+        # Cycles ignores back-face culling: faces seen from behind turn transparent there instead, so Cycles'
+        # passes of a comic avatar have the silhouette EEVEE draws
+        geometry = tree.nodes.new("ShaderNodeNewGeometry")
+        clear = tree.nodes.new("ShaderNodeBsdfTransparent")
+        mix = tree.nodes.new("ShaderNodeMixShader")
+        tree.links.new(geometry.outputs["Backfacing"], mix.inputs["Fac"])
+        tree.links.new(emit.outputs["Emission"], mix.inputs[1])
+        tree.links.new(clear.outputs["BSDF"], mix.inputs[2])
+        tree.links.new(mix.outputs["Shader"], out.inputs["Surface"])
         tree.nodes.remove(bsdf)
         mat.use_backface_culling = True
     return mat

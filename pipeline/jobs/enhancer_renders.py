@@ -18,13 +18,15 @@ from models.enhancer.data import (
     RenderProfile,
     avatar_mask,
     avatar_shots,
+    box_half,
     camera_space,
     depth_feature,
     display,
     psnr_on_mask,
     save_view,
+    view_engine,
 )
-from pipeline.blender.passes import CyclesSettings, render_passes
+from pipeline.blender.passes import CyclesSettings, EeveeSettings, render_passes
 from pipeline.jobs.context import JobContext
 
 
@@ -51,51 +53,82 @@ class AvatarScenes:
 
 
 def render_inputs(scene: Any, cam_obj: Any, target_distance: float, profile: RenderProfile, seed: int,
-                  width: int | None = None, height: int | None = None, threads: int = 0
+                  width: int | None = None, height: int | None = None, threads: int = 0, engine: str = "cycles"
                   ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Our path's renders of the scene's camera ``cam_obj``: the half-resolution colour (OIDN) with its albedo and
-    the full-resolution passes (direct light only), as in ``VIEW_KEYS`` less ``ref``; and their CPU seconds.
-    ``target_distance``: metres to the aimed point (the depth feature's scale). Size: ``profile.size`` square
-    unless given (even)."""
+    """Our path's renders of the scene's camera ``cam_obj``: the half-resolution colour (Cycles + OIDN, or EEVEE)
+    with its albedo and the full-resolution passes (Cycles, direct light only), as in ``VIEW_KEYS`` less ``ref``;
+    and their CPU seconds. ``target_distance``: metres to the aimed point (the depth feature's scale). Size:
+    ``profile.size`` square unless given (even)."""
     from pipeline.blender.shots import camera_rotation
 
     w, h = width or profile.size, height or profile.size
-    low, t_low = render_passes(scene, CyclesSettings(w // 2, h // 2, profile.low_samples, profile.low_denoise,
-                                                     profile.bounces, seed, threads), ("color", "albedo"))
     aux, t_aux = render_passes(scene, CyclesSettings(w, h, profile.aux_samples, None, 0, seed, threads, unlit=True),
                                ("albedo", "normal", "depth", "alpha"))
+    if engine == "eevee":
+        low, t_low = render_passes(scene, EeveeSettings(w // 2, h // 2, profile.eevee_low_samples), ("color",))
+        low["albedo"] = box_half(aux["albedo"])
+    else:
+        low, t_low = render_passes(scene, CyclesSettings(w // 2, h // 2, profile.low_samples, profile.low_denoise,
+                                                         profile.bounces, seed, threads), ("color", "albedo"))
     view = {"low": low["color"], "low_albedo": low["albedo"], "albedo": aux["albedo"],
             "normal": camera_space(aux["normal"], camera_rotation(cam_obj)),
             "depth": depth_feature(aux["depth"], aux["alpha"], target_distance), "alpha": aux["alpha"]}
     return view, {"low": t_low, "aux": t_aux}
 
 
+def reference_settings(profile: RenderProfile, engine: str, seed: int, threads: int = 0, finer: bool = False
+                       ) -> CyclesSettings | EeveeSettings:
+    """The full-resolution reference render of a view; ``finer``: the one its convergence is checked against
+    (Cycles: another sampling seed; EEVEE, whose sampling has no seed: twice the samples)."""
+    s = profile.size
+    if engine == "eevee":
+        return EeveeSettings(s, s, profile.eevee_ref_samples * (2 if finer else 1))
+    return CyclesSettings(s, s, profile.ref_samples, profile.ref_denoise, profile.bounces,
+                          seed + (500 if finer else 0) + 7919, threads)
+
+
 def render_view(scene: Any, arm_obj: Any, avatar: Any, shot: Any, profile: RenderProfile, seed: int,
-                reference: bool = True, threads: int = 0) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+                reference: bool = True, threads: int = 0, check: bool = False
+                ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """The low, aux and (``reference``) ref renders of one shot: arrays as in ``VIEW_KEYS`` (float32) and the
-    CPU seconds of each render."""
+    CPU seconds of each render. The colour renders with ``view_engine`` of the avatar's style. ``check``: also
+    the finer reference (``reference_settings``), as ``ref_check``."""
     from pipeline.blender.shots import apply_shot, clear_shot
 
+    engine = view_engine("comic" if avatar.comic_style is not None else None)
     cam = apply_shot(scene, arm_obj, avatar, shot)
     try:
         dist = float(np.linalg.norm(np.subtract(shot.eye, shot.target)))
-        view, seconds = render_inputs(scene, cam, dist, profile, seed, threads=threads)
+        view, seconds = render_inputs(scene, cam, dist, profile, seed, threads=threads, engine=engine)
         if reference:
-            s = profile.size
-            ref, t_ref = render_passes(scene, CyclesSettings(s, s, profile.ref_samples, profile.ref_denoise,
-                                                             profile.bounces, seed + 7919, threads), ("color",))
-            view["ref"], seconds["ref"] = ref["color"], t_ref
+            ref, seconds["ref"] = render_passes(scene, reference_settings(profile, engine, seed, threads), ("color",))
+            view["ref"] = ref["color"]
+        if check:
+            ref, _ = render_passes(scene, reference_settings(profile, engine, seed, threads, finer=True), ("color",))
+            view["ref_check"] = ref["color"]
         return view, seconds
     finally:
         clear_shot(scene, arm_obj, avatar)
 
 
+def _up_to_date(path: Path, engine: str, profile: RenderProfile) -> bool:
+    """Whether a cached view was rendered with ``engine`` and ``profile`` (else it is rendered again)."""
+    import json
+
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(z["meta"].tobytes().decode()) if "meta" in z.files else {}
+    # settings added since a view was written take their defaults
+    return meta.get("engine", "cycles") == engine and RenderProfile(**meta.get("profile", {})) == profile
+
+
 def render_dataset(out: Path, n_views: int, seed: int, profile: RenderProfile | None = None,
-                   minutes: float | None = None, reference_check: int = 0, progress: bool = True) -> dict[str, Any]:
+                   minutes: float | None = None, reference_check: int = 0, comic_check: bool = False,
+                   progress: bool = True) -> dict[str, Any]:
     """Render ``n_views`` views into ``out`` (resuming), within ``minutes`` when given.
 
-    ``reference_check``: for that many views, a second reference with another sampling seed is rendered and the
-    PSNR between the two on the avatar is recorded (how converged the references are).
+    ``reference_check``: for that many views, and (``comic_check``) for the first comic view rendered, a finer
+    reference (``reference_settings``) is rendered and the PSNR between the two on the avatar is recorded (how
+    converged the references are).
     Returns a summary (views written, seconds, reference agreement).
     """
     from pipeline.blender.shots import current_scene
@@ -106,22 +139,26 @@ def render_dataset(out: Path, n_views: int, seed: int, profile: RenderProfile | 
     out.mkdir(parents=True, exist_ok=True)
     scenes = AvatarScenes()
     t0 = time.monotonic()
-    written, agreement = 0, []
+    written, agreement, checked_comic = 0, [], False
     plan = avatar_shots(n_views, seed)
     for person, kind, i in plan:
         path = out / f"view_{i:05d}.npz"
-        if path.exists():
+        engine = view_engine(person.get("style"))
+        if path.exists() and _up_to_date(path, engine, profile):
             continue
         if minutes is not None and time.monotonic() - t0 > minutes * 60.0:
             break
         arm_obj, avatar = scenes.get(person)
         rng = np.random.default_rng([seed, i, 2])
         shot = sample_shot(avatar, rng, kind)
-        view, seconds = render_view(current_scene(), arm_obj, avatar, shot, profile, seed=seed * 1000 + i)
-        if i < reference_check:
-            again, _ = render_view(current_scene(), arm_obj, avatar, shot, profile, seed=seed * 1000 + i + 500)
-            agreement.append(psnr_on_mask(display(view["ref"]), display(again["ref"]), avatar_mask(view["alpha"])))
-        meta = {"person": person, "shot": dataclasses.asdict(shot), "cpu_seconds": seconds,
+        check = i < reference_check or (comic_check and avatar.comic_style is not None and not checked_comic)
+        view, seconds = render_view(current_scene(), arm_obj, avatar, shot, profile, seed=seed * 1000 + i,
+                                    check=check)
+        if check:
+            agreement.append({"view": i, "engine": engine, "psnr_avatar_db": psnr_on_mask(
+                display(view["ref"]), display(view.pop("ref_check")), avatar_mask(view["alpha"]))})
+            checked_comic = checked_comic or engine == "eevee"
+        meta = {"person": person, "shot": dataclasses.asdict(shot), "cpu_seconds": seconds, "engine": engine,
                 "profile": dataclasses.asdict(profile), "seed": seed, "index": i}
         save_view(path, view, meta)
         written += 1
@@ -130,14 +167,14 @@ def render_dataset(out: Path, n_views: int, seed: int, profile: RenderProfile | 
                   " ".join(f"{k} {v:.1f}s" for k, v in seconds.items()) +
                   f" elapsed {time.monotonic() - t0:.0f}s", flush=True)
     return {"written": written, "views": len(list(out.glob("view_*.npz"))), "seconds": time.monotonic() - t0,
-            "reference_agreement_db": agreement}
+            "reference_agreement": agreement}
 
 
 def passes_still(threads: int = 0, enhance: Any = None) -> Any:
-    """A still renderer for ``pipeline.blender.render.render_previews``: Cycles at half resolution (OIDN) plus the
-    full-resolution passes of the scene's camera, kept in ``passes_path`` (``avatar enhance`` reads them) and, with
-    ``enhance`` (passes -> (H, W, 3) uint8), enhanced into the PNG ``path``; without it the PNG is left to a later
-    ``avatar enhance`` (the add-on's worker)."""
+    """A still renderer for ``pipeline.blender.render.render_previews``: the scene's engine (Cycles with OIDN, or
+    EEVEE) at half resolution plus the full-resolution passes of the scene's camera, kept in ``passes_path``
+    (``avatar enhance`` reads them) and, with ``enhance`` (passes -> (H, W, 3) uint8), enhanced into the PNG
+    ``path``; without it the PNG is left to a later ``avatar enhance`` (the add-on's worker)."""
     from PIL import Image
 
     from pipeline.blender.render import CAMERA_DISTANCE_M
@@ -145,11 +182,13 @@ def passes_still(threads: int = 0, enhance: Any = None) -> Any:
 
     def still(scene: Any, cam_obj: Any, path: Path, passes_path: Path) -> Path:
         render = scene.render
+        engine = "cycles" if render.engine == "CYCLES" else "eevee"
         view, seconds = render_inputs(scene, cam_obj, CAMERA_DISTANCE_M, RenderProfile(), seed=0,
-                                      width=render.resolution_x, height=render.resolution_y, threads=threads)
+                                      width=render.resolution_x, height=render.resolution_y, threads=threads,
+                                      engine=engine)
         # enhanced from the passes as stored (float16), so `avatar enhance` on them gives the same bytes
         view = {k: v.astype(np.float16).astype(np.float32) for k, v in view.items()}
-        save_view(passes_path, view, {"cpu_seconds": seconds})
+        save_view(passes_path, view, {"cpu_seconds": seconds, "engine": engine})
         return path if enhance is None else atomic_save_png(path, Image.fromarray(enhance(view)))
 
     return still
@@ -163,24 +202,25 @@ def enhanced_still(enhancer: Any, threads: int = 0) -> Any:
 
 
 def train(out_dir: Path, cfg: Any = None, progress: bool = True) -> dict[str, Any]:
-    """``avatar train enhancer``: render the training views when the cache lacks them (``cfg.render_minutes``),
-    then train (``models.enhancer.train``)."""
+    """``avatar train enhancer``: render the training views the cache lacks or holds from other render settings
+    (``cfg.render_minutes``), then train (``models.enhancer.train``)."""
     from models.enhancer.train import TrainConfig, views_dir
     from models.enhancer.train import train as train_networks
 
     cfg = cfg or TrainConfig()
     folder = views_dir(cfg.data_seed, cfg.profile.size)
-    summary = None
-    if len(list(folder.glob("view_*.npz"))) < cfg.n_views:
-        summary = render_dataset(folder, cfg.n_views, cfg.data_seed, cfg.profile, cfg.render_minutes,
-                                 reference_check=2, progress=progress)
+    summary = render_dataset(folder, cfg.n_views, cfg.data_seed, cfg.profile, cfg.render_minutes,
+                             reference_check=2, comic_check=True, progress=progress)
     return train_networks(out_dir, cfg, progress, render_summary=summary)
 
 
 def evaluate(weights: Path | None = None, seed: int | None = None, n: int | None = None,
              samples: tuple[int, ...] | None = None, qualities: tuple[str, ...] | None = None,
-             keep_images: int = 3, progress: bool = True) -> dict[str, Any]:
-    """Render ``n`` held-out views from ``seed`` and score every row (``models.enhancer.evaluate``)."""
+             eevee_samples: tuple[int, ...] | None = None, comic_every: int | None = None, keep_images: int = 3,
+             progress: bool = True) -> dict[str, Any]:
+    """Render ``n`` held-out views from ``seed`` and score every row (``models.enhancer.evaluate``): the sweep
+    renders Cycles at ``samples`` x ``qualities`` and EEVEE at ``eevee_samples``; every ``comic_every``-th person
+    is a comic avatar (defaults: the evaluation's)."""
     from models.enhancer import evaluate as ev
     from models.enhancer.model import RenderEnhancer, training_record
     from pipeline.blender.shots import apply_shot, clear_shot, current_scene, image_points
@@ -189,41 +229,46 @@ def evaluate(weights: Path | None = None, seed: int | None = None, n: int | None
     seed = ev.DEFAULT_SEED if seed is None else seed
     n = ev.DEFAULT_N if n is None else n
     samples, qualities = samples or ev.SWEEP_SAMPLES, qualities or ev.SWEEP_QUALITIES
+    eevee_samples = eevee_samples or ev.EEVEE_SAMPLES
     record = training_record(weights)
     if int(record.get("data_seed", -1)) == seed:
         raise ValueError(f"seed {seed} is the training data's seed; choose another")
     enhancer, colour_only = RenderEnhancer.load(weights), RenderEnhancer.load(weights, aux=False)
     profile = RenderProfile(**record["profile"])
     scenes, tally, t0 = AvatarScenes(), ev.Tally(), time.monotonic()
-    for person, kind, i in avatar_shots(n, seed):
+    for person, kind, i in avatar_shots(n, seed, comic_every=comic_every or ev.COMIC_EVERY):
         arm_obj, avatar = scenes.get(person)
         shot = sample_shot(avatar, np.random.default_rng([seed, i, 2]), kind)
         scene = current_scene()
+        engine = view_engine(person.get("style"))
         view, secs = render_view(scene, arm_obj, avatar, shot, profile, seed=seed * 1000 + i)
         rows, images, t_net = ev.score_view(view, enhancer, colour_only)
-        tally.add(kind, rows, secs["low"] + secs["aux"] + t_net)
+        tally.add(kind, engine, rows, secs["low"] + secs["aux"] + t_net)
         ref, mask = images["reference"], images["mask"]
-        keep = len(tally.images) < keep_images
+        keep = sum(e == engine for e in tally.kept) < (keep_images if engine == "cycles" else 1)
         cam = apply_shot(scene, arm_obj, avatar, shot)
         try:
             if keep:
                 images["points"] = image_points(scene, cam, arm_obj, avatar)
                 images["sweep"] = {}
-            for q in qualities:
-                for spp in samples:
-                    full, t = render_passes(scene, CyclesSettings(profile.size, profile.size, spp, q,
-                                                                  profile.bounces, seed * 1000 + i + 333))
-                    img = display(full["color"])
-                    tally.sweep.setdefault((q, spp), []).append((t, psnr_on_mask(img, ref, mask)))
-                    if keep:
-                        images["sweep"][(q, spp)] = img
+            sweep = ([("EEVEE", spp, EeveeSettings(profile.size, profile.size, spp)) for spp in eevee_samples]
+                     if engine == "eevee" else
+                     [(q, spp, CyclesSettings(profile.size, profile.size, spp, q, profile.bounces,
+                                              seed * 1000 + i + 333)) for q in qualities for spp in samples])
+            for q, spp, settings in sweep:
+                full, t = render_passes(scene, settings)
+                img = display(full["color"])
+                tally.sweep.setdefault((q, spp), []).append((t, psnr_on_mask(img, ref, mask)))
+                if keep:
+                    images["sweep"][(q, spp)] = img
         finally:
             clear_shot(scene, arm_obj, avatar)
         if keep:
-            tally.images.append(images)
+            tally.images.append({**images, "engine": engine})
+            tally.kept.append(engine)
         if progress:
-            print(f"view {i + 1}/{n} {kind:4s} our path {tally.ours_cpu[-1]:.1f} CPU s; PSNR on the avatar: "
-                  f"enhancer {rows['enhancer']['psnr_avatar']:.2f} dB, demodulated bicubic "
+            print(f"view {i + 1}/{n} {kind:4s} {engine:6s} our path {tally.ours_cpu[-1]:.1f} CPU s; PSNR on the "
+                  f"avatar: enhancer {rows['enhancer']['psnr_avatar']:.2f} dB, demodulated bicubic "
                   f"{rows['demodulated bicubic']['psnr_avatar']:.2f} dB ({time.monotonic() - t0:.0f} s)", flush=True)
     return ev.summarise(tally, seed, profile, time.monotonic() - t0)
 

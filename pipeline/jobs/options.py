@@ -73,8 +73,8 @@ class GenerateOptions(JobOptions):
                 problems.append(f"{flag} {value!r}: allowed {', '.join(allowed)}")
         if self.texture_size not in TEXTURE_SIZES:
             problems.append(f"--texture-size {self.texture_size}: allowed {', '.join(map(str, TEXTURE_SIZES))}")
-        if self.enhance and self.preview_engine != "cycles":
-            problems.append(f"--enhance needs --preview-engine cycles, not {self.preview_engine}")
+        if self.enhance and self.preview_engine not in ("cycles", "eevee"):
+            problems.append(f"--enhance needs --preview-engine cycles or eevee, not {self.preview_engine}")
         if self.enhance and not self.preview:
             problems.append("--enhance makes previews: drop --no-preview")
         if self.workers < 1:

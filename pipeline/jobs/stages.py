@@ -174,8 +174,9 @@ def preview_stage(avatar: AvatarData, textures: Textures, folder: Path, engine: 
     """preview.png and preview_side.png (relaxed arms) and, with pyrender, preview_poses.png.
 
     ``pyrender`` poses on the CPU and renders offscreen; ``eevee`` and ``cycles`` render the built Blender avatar
-    (``built``: its armature and mesh) with its texture; comic avatars always with EEVEE. ``enhance`` (Cycles):
-    half-resolution render plus passes, enhanced by the render enhancer (``models.enhancer``).
+    (``built``: its armature and mesh) with its texture; comic avatars always with EEVEE. ``enhance``: a
+    half-resolution render (Cycles or EEVEE) plus Cycles' passes, enhanced by the render enhancer
+    (``models.enhancer``).
     """
     if engine != "pyrender":
         from pipeline.blender.render import render_previews
@@ -184,7 +185,7 @@ def preview_stage(avatar: AvatarData, textures: Textures, folder: Path, engine: 
         if avatar.comic_style is not None:  # the toon material draws through Shader-to-RGB: EEVEE only
             engine = "eevee"
         still = None
-        if enhance and engine == "cycles":
+        if enhance:
             from pipeline.jobs.enhancer_renders import enhanced_still
 
             still = enhanced_still(ctx.enhancer, ctx.threads.cycles_threads)

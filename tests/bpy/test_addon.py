@@ -432,13 +432,3 @@ def test_render_preview_enhanced_in_a_scene_of_its_own(enabled_addon, tmp_path):
         s.preview_folder = str(tmp_path / "here")
         assert bpy.ops.avatar.render_preview() == {"FINISHED"}
         assert (tmp_path / "here" / "preview.png").read_bytes() == front.read_bytes()  # same seeds, same bytes
-
-
-def test_render_preview_refuses_enhancing_eevee(tmp_path):
-    arm, _, _ = _generate("child", name="kit")
-    s = _settings()
-    s.preview_engine, s.preview_enhance, s.preview_folder = "eevee", True, str(tmp_path)
-    bpy.context.view_layer.objects.active = arm
-    with pytest.raises(RuntimeError, match="enhanced previews render with Cycles"):
-        bpy.ops.avatar.render_preview()
-    assert not (tmp_path / "preview.png").exists()

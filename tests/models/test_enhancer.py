@@ -17,7 +17,8 @@ from models.enhancer.train import NET_KEYS, TrainConfig, inputs_from_view, train
 from pipeline.cli import main
 from pipeline.jobs.enhancer_renders import render_dataset
 
-PROFILE = RenderProfile(size=64, low_samples=4, aux_samples=2, ref_samples=16)
+PROFILE = RenderProfile(size=64, low_samples=4, aux_samples=2, ref_samples=16, eevee_low_samples=1,
+                        eevee_ref_samples=4)
 DATA_SEED = 77
 
 
@@ -109,12 +110,16 @@ def weights(views, tmp_path_factory):
     mp.setenv("XDG_CACHE_HOME", str(cache))
     shutil.copytree(views, views_dir(DATA_SEED, PROFILE.size))
     out = tmp_path_factory.mktemp("weights")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a job's thread policy leaves it after rendering the data in this process
     try:
-        log = train(out, TrainConfig(minutes=0.05, data_seed=DATA_SEED, n_views=3, crop=32, batch=2,
+        log = train(out, TrainConfig(minutes=0.05, data_seed=DATA_SEED, n_views=3, crop=32, batch=2, threads=2,
                                      profile=PROFILE, log_every=2), progress=False)
     finally:
         mp.undo()
+        torch.set_num_threads(before)
     assert log["iterations"] >= 2 and log["views"] == 3
+    assert log["threads"] == 2
     return out
 
 
@@ -150,10 +155,15 @@ def test_enhance_names_what_is_missing(tmp_path, weights, capsys):
 def test_evaluation_renders_a_held_out_set_with_every_row(weights):
     from pipeline.jobs.enhancer_renders import evaluate
 
-    r = evaluate(weights, seed=DATA_SEED + 1, n=1, samples=(1, 2), qualities=("FAST",), progress=False)
+    r = evaluate(weights, seed=DATA_SEED + 1, n=4, samples=(1, 2), qualities=("FAST",), eevee_samples=(1, 2),
+                 comic_every=2, progress=False)
     assert set(r["rows"]) == {"bicubic", "demodulated bicubic", "colour only", "enhancer"}
     assert all(np.isfinite(v["psnr_avatar"]) and 0 < v["ssim_avatar"] <= 1 for v in r["rows"].values())
-    assert [s["samples"] for s in r["sweep"]] == [1, 2] and r["ours_cpu_s"] > 0
+    # the second person is a comic avatar: its view renders its colour with EEVEE and has its own sweep
+    assert r["views_by_engine"] == {"cycles": 3, "eevee": 1} and set(r["rows_by_engine"]) == {"cycles", "eevee"}
+    assert [(s["quality"], s["samples"]) for s in r["sweep"]] == [("EEVEE", 1), ("EEVEE", 2), ("FAST", 1), ("FAST", 2)]
+    assert all(r["ours_cpu_s"][e] > 0 for e in ("cycles", "eevee"))
+    assert np.isfinite(r["acceptance"]["over_colour_only_db"])
     with pytest.raises(ValueError, match="training data's seed"):
         evaluate(weights, seed=DATA_SEED, n=1)
 
