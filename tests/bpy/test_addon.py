@@ -309,7 +309,9 @@ def test_extension_zip_validates_installs_and_enables(tmp_path):
         "g = bpy.ops.avatar.generate()\n"
         "print(json.dumps({'install': sorted(r), 'enabled': 'bl_ext.user_default.avatar_pipeline' in "
         "bpy.context.preferences.addons, 'pipeline': pipeline.__file__, 'generate': sorted(g), "
-        "'objects': sorted(o.name for o in bpy.data.objects)}))\n")
+        "'objects': sorted(o.name for o in bpy.data.objects)}))\n"
+        # Blender 4.2's module crashes while tearing down at interpreter exit, after the work is done
+        "import os; sys.stdout.flush(); os._exit(0)\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["BLENDER_USER_RESOURCES"] = str(tmp_path / "user")
     # where torch is not importable (the 4.2 venv), the installed add-on decodes through this checkout's Python
