@@ -119,12 +119,20 @@ def save_view(path: Path, view: dict[str, np.ndarray], meta: dict[str, Any]) -> 
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def _meta(z: Any) -> dict[str, Any]:
+    return json.loads(z["meta"].tobytes().decode()) if "meta" in z.files else {}
+
+
 def load_view(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """A view written by ``save_view``: float32 arrays and its meta (no pickles)."""
     with np.load(path, allow_pickle=False) as z:
-        view = {k: z[k].astype(np.float32) for k in VIEW_KEYS if k in z}
-        meta = json.loads(z["meta"].tobytes().decode()) if "meta" in z.files else {}
-    return view, meta
+        return {k: z[k].astype(np.float32) for k in VIEW_KEYS if k in z}, _meta(z)
+
+
+def load_meta(path: Path) -> dict[str, Any]:
+    """Only the meta of a view written by ``save_view`` (its arrays are not read)."""
+    with np.load(path, allow_pickle=False) as z:
+        return _meta(z)
 
 
 def avatar_shots(n_views: int, seed: int, views_per_avatar: int = 3, comic_every: int | None = None

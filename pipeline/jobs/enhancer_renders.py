@@ -22,6 +22,7 @@ from models.enhancer.data import (
     camera_space,
     depth_feature,
     display,
+    load_meta,
     psnr_on_mask,
     save_view,
     view_engine,
@@ -87,15 +88,14 @@ def reference_settings(profile: RenderProfile, engine: str, seed: int, threads: 
                           seed + (500 if finer else 0) + 7919, threads)
 
 
-def render_view(scene: Any, arm_obj: Any, avatar: Any, shot: Any, profile: RenderProfile, seed: int,
+def render_view(scene: Any, arm_obj: Any, avatar: Any, shot: Any, profile: RenderProfile, seed: int, engine: str,
                 reference: bool = True, threads: int = 0, check: bool = False
                 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """The low, aux and (``reference``) ref renders of one shot: arrays as in ``VIEW_KEYS`` (float32) and the
-    CPU seconds of each render. The colour renders with ``view_engine`` of the avatar's style. ``check``: also
-    the finer reference (``reference_settings``), as ``ref_check``."""
+    CPU seconds of each render; the colour with ``engine`` (``view_engine`` of the avatar's style). ``check``:
+    also the finer reference (``reference_settings``), as ``ref_check``."""
     from pipeline.blender.shots import apply_shot, clear_shot
 
-    engine = view_engine("comic" if avatar.comic_style is not None else None)
     cam = apply_shot(scene, arm_obj, avatar, shot)
     try:
         dist = float(np.linalg.norm(np.subtract(shot.eye, shot.target)))
@@ -113,10 +113,7 @@ def render_view(scene: Any, arm_obj: Any, avatar: Any, shot: Any, profile: Rende
 
 def _up_to_date(path: Path, engine: str, profile: RenderProfile) -> bool:
     """Whether a cached view was rendered with ``engine`` and ``profile`` (else it is rendered again)."""
-    import json
-
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(z["meta"].tobytes().decode()) if "meta" in z.files else {}
+    meta = load_meta(path)
     # settings added since a view was written take their defaults
     return meta.get("engine", "cycles") == engine and RenderProfile(**meta.get("profile", {})) == profile
 
@@ -151,8 +148,8 @@ def render_dataset(out: Path, n_views: int, seed: int, profile: RenderProfile | 
         arm_obj, avatar = scenes.get(person)
         rng = np.random.default_rng([seed, i, 2])
         shot = sample_shot(avatar, rng, kind)
-        check = i < reference_check or (comic_check and avatar.comic_style is not None and not checked_comic)
-        view, seconds = render_view(current_scene(), arm_obj, avatar, shot, profile, seed=seed * 1000 + i,
+        check = i < reference_check or (comic_check and engine == "eevee" and not checked_comic)
+        view, seconds = render_view(current_scene(), arm_obj, avatar, shot, profile, seed * 1000 + i, engine,
                                     check=check)
         if check:
             agreement.append({"view": i, "engine": engine, "psnr_avatar_db": psnr_on_mask(
@@ -241,7 +238,7 @@ def evaluate(weights: Path | None = None, seed: int | None = None, n: int | None
         shot = sample_shot(avatar, np.random.default_rng([seed, i, 2]), kind)
         scene = current_scene()
         engine = view_engine(person.get("style"))
-        view, secs = render_view(scene, arm_obj, avatar, shot, profile, seed=seed * 1000 + i)
+        view, secs = render_view(scene, arm_obj, avatar, shot, profile, seed * 1000 + i, engine)
         rows, images, t_net = ev.score_view(view, enhancer, colour_only)
         tally.add(kind, engine, rows, secs["low"] + secs["aux"] + t_net)
         ref, mask = images["reference"], images["mask"]
