@@ -3,10 +3,12 @@
 Radiance demodulation (as in neural supersampling, Xiao et al. 2020): the low-resolution colour divided by its
 albedo is the lighting, which is smooth; it is upsampled bicubically and multiplied by the full-resolution albedo,
 so texture detail comes from the albedo pass at full resolution. The network predicts a residual on top of that
-estimate in display space (sRGB-encoded), from a trunk of residual blocks that runs at half resolution on the
-low-resolution colour and lighting and on the full-resolution passes folded 2 x 2 into channels
-(pixel-unshuffle), unfolded again by pixel-shuffle, and a per-pixel head at full resolution that sees the passes
-and the estimate. ``aux=False`` is the same network on the colour alone (plain bicubic as its estimate): the
+estimate in display space (sRGB-encoded). It runs entirely at half resolution: the full-resolution passes and
+estimates are folded 2 x 2 into channels (pixel-unshuffle), a trunk of residual blocks works on them and on the
+low-resolution colour and lighting, and a head predicts, per half-resolution pixel, the residuals of its four
+full-resolution pixels, unfolded by pixel-shuffle (so no wide tensor ever exists at full resolution). ``blend``:
+the head also mixes the demodulated estimate with plain bicubic per pixel. ``aux=False`` is the same network on
+the colour alone (plain bicubic as its estimate): the
 ablation that shows what the passes add.
 
 Inputs (batch B, output H x W, low h = H/2, w = W/2), linear scene-referred colour composited over the
@@ -28,7 +30,7 @@ EPS = 1e-2  # keeps the lighting finite where the albedo is black
 LIGHT_MAX = 64.0  # lighting / albedo: bright light on dark skin reaches tens
 EXTRA_KEYS = ("profile", "data_seed", "iterations")  # recorded beside the config by training
 TILE = 384  # output pixels per inference tile: the working set stays in cache (1024^2: 440 -> 215 ms here)
-HALO = 12  # low-resolution pixels around a tile: more than the trunk's reach (8) plus bicubic's (2)
+HALO = 12  # low-resolution pixels around a tile: more than the trunk's reach (7) plus bicubic's (2)
 
 
 @dataclasses.dataclass
@@ -112,16 +114,19 @@ class RenderEnhancer(nn.Module):
     def __init__(self, cfg: EnhancerConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg = cfg or EnhancerConfig()
+        self.blend = cfg.aux and cfg.blend
         guide = 8 if cfg.aux else 0  # albedo 3, normal 3, depth 1, alpha 1
+        estimates = 6 if self.blend else 3  # display-space estimates at full resolution
         low_in = 3 + (3 if cfg.aux else 0)  # colour, lighting
-        self.inp = nn.Conv2d(low_in + 4 * guide, cfg.width, 3, padding=1)
+        z = low_in + 4 * (guide + estimates)  # half-resolution input channels
+        out = 4 if self.blend else 3  # residual (+ the blend's logit) per full-resolution pixel
+        self.inp = nn.Conv2d(z, cfg.width, 1)
         self.body = nn.Sequential(*[ResBlock(cfg.width) for _ in range(cfg.blocks)])
         self.up = nn.Conv2d(cfg.width, 4 * cfg.head, 3, padding=1)
-        self.blend = cfg.aux and cfg.blend
-        self.head1 = nn.Conv2d(cfg.head + guide + (6 if self.blend else 3), cfg.head, 1)
-        self.head2 = nn.Conv2d(cfg.head, 4 if self.blend else 3, 1)  # residual (+ the blend's logit)
-        nn.init.zeros_(self.head2.weight)
-        nn.init.zeros_(self.head2.bias)
+        self.skip = nn.Conv2d(z, 4 * cfg.head, 1)  # the passes' own detail straight into the head
+        self.head = nn.Conv2d(4 * cfg.head, 4 * out, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     def estimate(self, low: torch.Tensor, low_albedo: torch.Tensor, low_alpha: torch.Tensor,
                  albedo: torch.Tensor, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,17 +139,20 @@ class RenderEnhancer(nn.Module):
                 normal: torch.Tensor, depth: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         base, light = self.estimate(low, low_albedo, low_alpha, albedo, alpha)
         base_d = srgb(base)
+        full = [base_d]
         feats = [encode(low)]
         if self.cfg.aux:
-            guide = torch.cat([encode(effective_albedo(albedo, alpha)), normal, depth, alpha], 1)
-            feats += [encode(light), F.pixel_unshuffle(guide, 2)]
-        x = self.inp(torch.cat(feats, 1))
-        x = F.pixel_shuffle(self.up(F.relu(self.body(x), inplace=True)), 2)
-        head_in = [F.relu(x), base_d] + ([guide] if self.cfg.aux else [])
+            feats.append(encode(light))
+            full += [encode(effective_albedo(albedo, alpha)), normal, depth, alpha]
         if self.blend:
             plain_d = srgb(plain_bicubic(low))
-            head_in.append(plain_d)
-        res = self.head2(F.relu(self.head1(torch.cat(head_in, 1)), inplace=True))
+            full.append(plain_d)
+        z = torch.cat([*feats, F.pixel_unshuffle(torch.cat(full, 1), 2)], 1)
+        if self.up.weight.is_contiguous(memory_format=torch.channels_last):  # as ``load`` leaves it for CPU
+            z = z.contiguous(memory_format=torch.channels_last)
+        u = self.up(F.relu(self.body(self.inp(z))))
+        u += self.skip(z)
+        res = F.pixel_shuffle(self.head(F.relu(u, inplace=True)), 2)
         if self.blend:  # a fresh head: the mean of the two estimates
             base_d = plain_d + torch.sigmoid(res[:, 3:4]) * (base_d - plain_d)
             res = res[:, :3]
@@ -153,9 +161,9 @@ class RenderEnhancer(nn.Module):
     @torch.inference_mode()
     def infer(self, low: torch.Tensor, low_albedo: torch.Tensor, low_alpha: torch.Tensor, albedo: torch.Tensor,
               normal: torch.Tensor, depth: torch.Tensor, alpha: torch.Tensor, tile: int = TILE) -> torch.Tensor:
-        """``forward`` for inference, in ``tile`` x ``tile`` output tiles in channels-last layout: each tile sees
-        ``HALO`` low-resolution pixels of its neighbours, more than the network and bicubic reach, so the result is
-        the whole image's (up to float rounding), faster on CPU. Inputs and output as ``forward``."""
+        """``forward`` for inference, in ``tile`` x ``tile`` output tiles: each tile sees ``HALO`` low-resolution
+        pixels of its neighbours, more than the network and bicubic reach, so the result is the whole image's (up
+        to float rounding), faster on CPU (the working set stays in cache). Inputs and output as ``forward``."""
         h, w = low.shape[-2:]
         t = max(1, tile // 2)
         out = torch.empty(low.shape[0], 3, 2 * h, 2 * w)
@@ -165,7 +173,7 @@ class RenderEnhancer(nn.Module):
                 a0, b0, a1, b1 = max(0, y0 - HALO), max(0, x0 - HALO), min(h, y1 + HALO), min(w, x1 + HALO)
                 lows = [v[..., a0:a1, b0:b1] for v in (low, low_albedo, low_alpha)]
                 fulls = [v[..., 2 * a0:2 * a1, 2 * b0:2 * b1] for v in (albedo, normal, depth, alpha)]
-                y = self(*(v.contiguous(memory_format=torch.channels_last) for v in (*lows, *fulls)))
+                y = self(*(v.contiguous() for v in (*lows, *fulls)))
                 oy, ox = 2 * (y0 - a0), 2 * (x0 - b0)
                 out[..., 2 * y0:2 * y1, 2 * x0:2 * x1] = y[..., oy:oy + 2 * (y1 - y0), ox:ox + 2 * (x1 - x0)]
         return out

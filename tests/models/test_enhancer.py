@@ -92,6 +92,9 @@ def test_tiled_inference_is_the_whole_image():
     for tile in (32, 64, 1000):
         tiled = net.infer(low, low_albedo, low_alpha, *full, tile=tile)
         assert tiled.shape == whole.shape and (tiled - whole).abs().max() < 1e-5, tile
+    net.to(memory_format=torch.channels_last)  # as ``load`` leaves it
+    assert (net.infer(low, low_albedo, low_alpha, *full, tile=64) - whole).abs().max() < 1e-5
+    net.to(memory_format=torch.contiguous_format)
     # a halo too small would show: the same tiles without their neighbours differ
     import models.enhancer.model as m
 
