@@ -1,15 +1,17 @@
 """Benchmark: decode (+ refine) + assembly per avatar, at batch 1 and 128, with anny's forward pass in the same run.
 
-Not a test. Prints milliseconds per avatar and the ratio anny / ours. anny's forward makes a body from its own
-phenotype sliders (no units, no measurement targets); ours decodes metric attributes and, with refinement,
-meets them to the millimetre, so the refined row does strictly more work.
+Not a test. Prints milliseconds per avatar and the ratio anny / ours. The three are timed in alternating rounds
+(``--rounds``; each round the best of a few calls of each), so that a drift of the machine's speed reaches all of
+them alike: the medians over the rounds, the median of the per-round ratios and their range. anny's forward makes
+a body from its own phenotype sliders (no units, no measurement targets); ours decodes metric attributes and,
+with refinement, meets them to the millimetre, so the refined row does strictly more work.
 
 Then decode + refine per avatar at batch 1 (``avatar generate``'s decode stage) without and with a competing
 CPU-bound process, in child processes: with the jobs' thread policy (1 torch and 1 BLAS thread) and with 2 of
 each, each with OpenMP's idle threads spinning (libgomp's default) and sleeping (``OMP_WAIT_POLICY=PASSIVE``, what
 ``models`` sets). Median, 90th percentile and worst of 30 avatars, and the loaded / quiet ratio of the medians.
 
-Usage: ``make bench`` or ``python bench/bench_decoder.py [--skip-load]``.
+Usage: ``make bench`` or ``python bench/bench_decoder.py [--skip-load] [--rounds 9]``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 os.environ.setdefault("ANNY_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "anny"))
 
-from timing import best_of
+from timing import wall_times
 
 from models.decoder.model import AvatarDecoder, decode, latent_for_seed
 from models.decoder.refine import Refiner
@@ -36,7 +38,7 @@ from pipeline.core.body_model import load_body_model
 from pipeline.core.population import sample_people
 
 
-def main() -> None:
+def main(rounds: int = 9) -> None:
     import anny
     import torch
 
@@ -47,9 +49,10 @@ def main() -> None:
     refiner = Refiner(body)
     model = anny.Anny(rig="game_engine-blender", topology="anny", local_changes="default",
                       pose_parameterization="local-bone")
-    print(f"torch threads {torch.get_num_threads()}")
-    print(f"{'batch':>5} {'decode+assembly':>16} {'+refine':>10} {'anny fwd':>10} {'ratio':>7} {'ratio refined':>14}"
-          "   (ms per avatar)")
+    print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f} (1 min), {rounds} "
+          "alternating rounds")
+    print(f"{'batch':>5} {'decode+assembly':>16} {'+refine':>10} {'anny fwd':>10} {'ratio':>7} {'(range)':>13} "
+          f"{'ratio refined':>14}   (ms per avatar; medians over the rounds)")
     for b in (1, 128):
         people = sample_people(b, seed=5)
         values = [{k: p[k] for k in ("age_years", "height_cm", "weight_kg")} | {"sex": float(p["sex"] == "male")}
@@ -72,11 +75,18 @@ def main() -> None:
         def anny_fwd(phen=phen, local=local):
             return model(phenotype_kwargs=phen, local_changes_kwargs=local)
 
-        reps = 5 if b == 1 else 3
-        t0 = best_of(ours, reps) / b * 1000
-        t1 = best_of(ours_refined, reps) / b * 1000
-        ta = best_of(anny_fwd, reps) / b * 1000
-        print(f"{b:>5} {t0:>16.3f} {t1:>10.3f} {ta:>10.3f} {ta / t0:>6.1f}x {ta / t1:>13.2f}x")
+        fns = {"ours": ours, "refined": ours_refined, "anny": anny_fwd}
+        calls = 3 if b == 1 else 1
+        ms: dict[str, list[float]] = {k: [] for k in fns}
+        for f in fns.values():
+            f()  # warm-up
+        for _ in range(rounds):
+            for k, f in fns.items():
+                ms[k].append(min(wall_times(f, calls)) / b * 1000)
+        t0, t1, ta = (float(np.median(ms[k])) for k in fns)
+        ratios = np.array(ms["anny"]) / np.array(ms["ours"])
+        print(f"{b:>5} {t0:>16.3f} {t1:>10.3f} {ta:>10.3f} {np.median(ratios):>6.1f}x "
+              f"{f'({ratios.min():.1f}-{ratios.max():.1f}x)':>13} {ta / t1:>13.2f}x")
 
 
 def _busy() -> None:
@@ -130,11 +140,12 @@ def load_table() -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-load", action="store_true", help="only the batch table")
+    ap.add_argument("--rounds", type=int, default=9, help="alternating rounds of the batch table")
     ap.add_argument("--load-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.load_child:
         load_child(args.load_child)
     else:
-        main()
+        main(args.rounds)
         if not args.skip_load:
             load_table()

@@ -16,18 +16,24 @@ def _normalise(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 
 
 def _rotation_towards(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Rodrigues' smallest rotation a -> b, well conditioned while a . b > -0.9."""
+    """Rodrigues' smallest rotation a -> b, well conditioned while a . b > -0.9:
+    R = I + [v]x + [v]x^2 / (1 + c) with v = a x b, c = a . b, written out entry by entry (one pass per entry
+    instead of building [v]x and v v^T as (..., 3, 3) arrays)."""
     v = np.cross(a, b)
     c = np.sum(a * b, axis=-1)
-    vx = np.zeros((*a.shape[:-1], 3, 3))
-    vx[..., 0, 1], vx[..., 0, 2] = -v[..., 2], v[..., 1]
-    vx[..., 1, 0], vx[..., 1, 2] = v[..., 2], -v[..., 0]
-    vx[..., 2, 0], vx[..., 2, 1] = -v[..., 1], v[..., 0]
     k = 1.0 / np.maximum(1.0 + c, 1e-12)
-    r = vx + (v[..., :, None] * v[..., None, :]) * k[..., None, None]  # vx @ vx = v v^T - |v|^2 I, elementwise
-    diag = 1.0 - np.sum(v * v, axis=-1) * k
-    for i in range(3):
-        r[..., i, i] += diag
+    v0, v1, v2 = v[..., 0], v[..., 1], v[..., 2]
+    diag = 1.0 - np.sum(v * v, axis=-1) * k  # [v]x^2 = v v^T - |v|^2 I
+    r = np.empty((*a.shape[:-1], 3, 3))
+    r[..., 0, 0] = v0 * v0 * k + diag
+    r[..., 0, 1] = v0 * v1 * k - v2
+    r[..., 0, 2] = v0 * v2 * k + v1
+    r[..., 1, 0] = v1 * v0 * k + v2
+    r[..., 1, 1] = v1 * v1 * k + diag
+    r[..., 1, 2] = v1 * v2 * k - v0
+    r[..., 2, 0] = v2 * v0 * k - v1
+    r[..., 2, 1] = v2 * v1 * k + v0
+    r[..., 2, 2] = v2 * v2 * k + diag
     return r
 
 
