@@ -16,9 +16,11 @@ the top.
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from pipeline.core.comic import cel_bands, gaussian_blur, kmeans_palette, quantise
@@ -97,20 +99,48 @@ class LayoutStats:
                    quantiles=q.astype(np.float32), palette=kmeans_palette(smooth, k=k, seed=seed).astype(np.float32))
 
 
-def random_layout(stats: LayoutStats, size: int, rng: np.random.Generator, sigma: float, bands: int) -> np.ndarray:
-    """(N_LAYOUT, size, size) periodic layout drawn from ``rng``: spot noise with the blurred exemplar's
-    autocorrelation and distribution of values, snapped to its palette, blurred by ``sigma`` on the torus."""
+_TABLES: dict[str, tuple] = {}  # the last (key, tables) of ``_layout_tables``
+
+
+def _layout_tables(stats: LayoutStats, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """What a random layout of ``size`` needs from ``stats`` whatever its seed: the spot's spectrum (C, size,
+    size // 2 + 1) on the torus, and for each channel the exemplar's value at each rank (C, size * size). The last
+    one computed is kept, so a run of tiles of one style and size computes it once."""
+    key = (size, stats.spot.tobytes(), stats.quantiles.tobytes())
+    last = _TABLES.get("last")
+    if last is not None and last[0] == key:
+        return last[1]
     c, s, _ = stats.spot.shape
     s = min(s, size)
     spot = np.zeros((c, size, size), dtype=np.float64)
     spot[:, :s, :s] = stats.spot[:, :s, :s]
     spot = np.roll(spot, (-(s // 2), -(s // 2)), axis=(1, 2))
-    white = rng.standard_normal((size, size))
-    field = np.fft.irfft2(np.fft.rfft2(spot) * np.fft.rfft2(white)[None], s=(size, size)) / s
     grid = np.linspace(0.0, 1.0, stats.quantiles.shape[1])
-    colour = np.empty((size, size, c))
-    for ch in range(c):  # rank -> the exemplar's value at that rank
-        rank = np.empty(size * size)
-        rank[np.argsort(field[ch].ravel())] = np.arange(size * size) / max(size * size - 1, 1)
-        colour[..., ch] = np.interp(rank, grid, stats.quantiles[ch]).reshape(size, size)
-    return layout(colour, stats.palette, sigma, bands, periodic=True, presmoothed=True)
+    ranks = np.arange(size * size) / max(size * size - 1, 1)
+    tables = (np.fft.rfft2(spot), np.stack([np.interp(ranks, grid, q) for q in stats.quantiles]))
+    _TABLES["last"] = (key, tables)
+    return tables
+
+
+def random_layout(stats: LayoutStats, size: int, rng: np.random.Generator, sigma: float, bands: int) -> np.ndarray:
+    """(N_LAYOUT, size, size) periodic layout drawn from ``rng``: spot noise with the blurred exemplar's
+    autocorrelation and distribution of values, snapped to its palette, blurred by ``sigma`` on the torus."""
+    spectrum, values = _layout_tables(stats, size)
+    c = spectrum.shape[0]
+    s = min(stats.spot.shape[1], size)
+    white = rng.standard_normal((size, size))
+    field = np.fft.irfft2(spectrum * np.fft.rfft2(white)[None], s=(size, size)) / s
+    colour = np.empty((c, size * size))
+
+    def to_values(ch: int) -> None:  # rank -> the exemplar's value at that rank
+        colour[ch, np.argsort(field[ch].ravel())] = values[ch]
+
+    threads = min(c, torch.get_num_threads())  # the process's thread policy; numpy sorts without the GIL
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(to_values, range(c)))
+    else:
+        for ch in range(c):
+            to_values(ch)
+    return layout(colour.reshape(c, size, size).transpose(1, 2, 0), stats.palette, sigma, bands, periodic=True,
+                  presmoothed=True)
