@@ -98,24 +98,32 @@ def camera_rotation(cam_obj: Any) -> np.ndarray:
 HAND_BONES = (("hand_l", "mixamorig:LeftHand", "wrist.L"), ("hand_r", "mixamorig:RightHand", "wrist.R"))
 
 
-def image_points(scene: Any, cam_obj: Any, arm_obj: Any, avatar: AvatarData) -> dict[str, tuple[int, int]]:
-    """Pixel (row, column) of the face and of the hand nearer the camera in the scene's render, for the crops of
-    reports; a point outside the frame is left out. Call after ``apply_shot`` (the hands as posed)."""
+def image_points(scene: Any, cam_obj: Any, arm_obj: Any, avatar: AvatarData, size: tuple[int, int]
+                 ) -> dict[str, tuple[int, int]]:
+    """Pixel (row, column) of the face and of the hand nearer the camera in a ``size`` = (width, height) render of
+    the scene, for the crops of reports; a point outside the frame is left out. Call after ``apply_shot`` (the
+    hands as posed). The scene's own resolution is left as it was."""
     from bpy_extras.object_utils import world_to_camera_view
 
     from pipeline.core.shots import landmarks
 
     bpy.context.view_layer.update()
-    w, h = scene.render.resolution_x, scene.render.resolution_y
-    found: dict[str, tuple[int, int]] = {}
-    candidates = [("face", Vector(landmarks(avatar)["face"].tolist()))]
-    hands = [arm_obj.matrix_world @ arm_obj.pose.bones[n].tail for names in HAND_BONES for n in names
-             if n in arm_obj.pose.bones]
-    if hands:  # the hand bone's tail is the middle of the palm's far end; its nearer hand is the one to show
-        eye = cam_obj.matrix_world.translation
-        candidates.append(("hand", min(hands, key=lambda p: (p - eye).length)))
-    for key, point in candidates:
-        x, y, depth = world_to_camera_view(scene, cam_obj, point)
-        if depth > 0 and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0:
-            found[key] = (min(h - 1, int((1.0 - y) * h)), min(w - 1, int(x * w)))
+    render = scene.render
+    w, h = size
+    kept = (render.resolution_x, render.resolution_y, render.resolution_percentage)
+    render.resolution_x, render.resolution_y, render.resolution_percentage = w, h, 100  # the projection's aspect
+    try:
+        found: dict[str, tuple[int, int]] = {}
+        candidates = [("face", Vector(landmarks(avatar)["face"].tolist()))]
+        hands = [arm_obj.matrix_world @ arm_obj.pose.bones[n].tail for names in HAND_BONES for n in names
+                 if n in arm_obj.pose.bones]
+        if hands:  # the hand bone's tail is the middle of the palm's far end; its nearer hand is the one to show
+            eye = cam_obj.matrix_world.translation
+            candidates.append(("hand", min(hands, key=lambda p: (p - eye).length)))
+        for key, point in candidates:
+            x, y, depth = world_to_camera_view(scene, cam_obj, point)
+            if depth > 0 and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0:
+                found[key] = (min(h - 1, int((1.0 - y) * h)), min(w - 1, int(x * w)))
+    finally:
+        render.resolution_x, render.resolution_y, render.resolution_percentage = kept
     return found

@@ -246,7 +246,7 @@ def evaluate(weights: Path | None = None, seed: int | None = None, n: int | None
         cam = apply_shot(scene, arm_obj, avatar, shot)
         try:
             if keep:
-                images["points"] = image_points(scene, cam, arm_obj, avatar)
+                images["points"] = image_points(scene, cam, arm_obj, avatar, (profile.size, profile.size))
                 images["sweep"] = {}
             sweep = ([("EEVEE", spp, EeveeSettings(profile.size, profile.size, spp)) for spp in eevee_samples]
                      if engine == "eevee" else

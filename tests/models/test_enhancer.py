@@ -167,6 +167,12 @@ def test_evaluation_renders_a_held_out_set_with_every_row(weights):
     assert [(s["quality"], s["samples"]) for s in r["sweep"]] == [("EEVEE", 1), ("EEVEE", 2), ("FAST", 1), ("FAST", 2)]
     assert all(r["ours_cpu_s"][e] > 0 for e in ("cycles", "eevee"))
     assert np.isfinite(r["acceptance"]["over_colour_only_db"])
+    # the report's face and hand crops sit on the avatar in the rendered view (pixels of the profile's size)
+    points = [(im["mask"], p) for im in r["_images"] for p in im.get("points", {}).values()]
+    assert points
+    for mask, (row, col) in points:
+        assert 0 <= row < mask.shape[0] and 0 <= col < mask.shape[1], (row, col, mask.shape)
+        assert mask[max(0, row - 3): row + 4, max(0, col - 3): col + 4].any(), (row, col)
     with pytest.raises(ValueError, match="training data's seed"):
         evaluate(weights, seed=DATA_SEED, n=1)
 
