@@ -29,7 +29,7 @@ import torch.nn.functional as F
 EPS = 1e-2  # keeps the lighting finite where the albedo is black
 LIGHT_MAX = 64.0  # lighting / albedo: bright light on dark skin reaches tens
 EXTRA_KEYS = ("profile", "data_seed", "iterations")  # recorded beside the config by training
-TILE = 384  # output pixels per inference tile: the working set stays in cache (1024^2: 440 -> 215 ms here)
+TILE = 384  # output pixels per tile: the working set stays in cache (1024^2: untiled 340-443 ms, tiled 247-281)
 HALO = 12  # low-resolution pixels around a tile: more than the trunk's reach (7) plus bicubic's (2)
 
 
