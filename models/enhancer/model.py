@@ -8,8 +8,7 @@ estimates are folded 2 x 2 into channels (pixel-unshuffle), a trunk of residual 
 low-resolution colour and lighting, and a head predicts, per half-resolution pixel, the residuals of its four
 full-resolution pixels, unfolded by pixel-shuffle (so no wide tensor ever exists at full resolution). ``blend``:
 the head also mixes the demodulated estimate with plain bicubic per pixel. ``aux=False`` is the same network on
-the colour alone (plain bicubic as its estimate): the
-ablation that shows what the passes add.
+the colour alone (plain bicubic as its estimate): the ablation that shows what the passes add.
 
 Inputs (batch B, output H x W, low h = H/2, w = W/2), linear scene-referred colour composited over the
 background: ``low`` (B, 3, h, w) colour; ``low_alpha`` (B, 1, h, w); ``low_albedo`` (B, 3, h, w);

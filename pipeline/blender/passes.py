@@ -157,6 +157,18 @@ def _read_exr(path: Path, channels: str) -> np.ndarray:
     return planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)
 
 
+@contextlib.contextmanager
+def kept_output(scene: Any) -> Iterator[None]:
+    """The scene's render engine and output size (resolution and percentage) as they were before, whatever the
+    body changed or raised."""
+    render = scene.render
+    kept = (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage)
+    try:
+        yield
+    finally:
+        render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage = kept
+
+
 def render_passes(scene: Any, settings: CyclesSettings | EeveeSettings, passes: Sequence[str] = ("color",)
                   ) -> tuple[dict[str, np.ndarray], float]:
     """Render the scene's camera with ``settings``; returns ({pass: float32 array}, CPU seconds of the render).
@@ -169,25 +181,23 @@ def render_passes(scene: Any, settings: CyclesSettings | EeveeSettings, passes: 
     if isinstance(settings, EeveeSettings) and set(passes) - {"color", "alpha"}:
         raise ValueError("EEVEE renders give color and alpha; the other passes come from Cycles")
     folder = Path(tempfile.mkdtemp(prefix="avatar_passes_"))
-    render = scene.render
-    # the caller's engine and output size stay as they were (a caller may size the next render from them)
-    kept = (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage)
     try:
-        _configure(scene, settings)
-        restore = _pass_tree(scene, passes, folder)
-        try:
-            t0 = cpu_seconds()
-            with quiet_stdout(), _lights_off(scene, getattr(settings, "unlit", False)):
-                bpy.ops.render.render(write_still=False, scene=scene.name)
-            spent = cpu_seconds() - t0
-        finally:
-            restore()
-            render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage = kept
+        with kept_output(scene):  # a caller may size its next render from the scene
+            _configure(scene, settings)
+            engine = scene.render.engine
+            restore = _pass_tree(scene, passes, folder)
+            try:
+                t0 = cpu_seconds()
+                with quiet_stdout(), _lights_off(scene, getattr(settings, "unlit", False)):
+                    bpy.ops.render.render(write_still=False, scene=scene.name)
+                spent = cpu_seconds() - t0
+            finally:
+                restore()
         out = {}
         for name in passes:
             files = sorted(folder.glob(f"pass_{name}*.exr"))
             if not files:
-                raise RuntimeError(f"{scene.render.engine} wrote no {name} pass")
+                raise RuntimeError(f"{engine} wrote no {name} pass")
             out[name] = _read_exr(files[0], PASS_CHANNELS[name])
         return out, spent
     finally:

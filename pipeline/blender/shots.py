@@ -11,6 +11,7 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from pipeline.blender.passes import kept_output
 from pipeline.blender.render import pose_armature
 from pipeline.blender.toon import add_outline, remove_outline
 from pipeline.core.avatar_data import AvatarData
@@ -108,11 +109,10 @@ def image_points(scene: Any, cam_obj: Any, arm_obj: Any, avatar: AvatarData, siz
     from pipeline.core.shots import landmarks
 
     bpy.context.view_layer.update()
-    render = scene.render
     w, h = size
-    kept = (render.resolution_x, render.resolution_y, render.resolution_percentage)
-    render.resolution_x, render.resolution_y, render.resolution_percentage = w, h, 100  # the projection's aspect
-    try:
+    with kept_output(scene):
+        render = scene.render
+        render.resolution_x, render.resolution_y, render.resolution_percentage = w, h, 100  # the projection's aspect
         found: dict[str, tuple[int, int]] = {}
         candidates = [("face", Vector(landmarks(avatar)["face"].tolist()))]
         hands = [arm_obj.matrix_world @ arm_obj.pose.bones[n].tail for names in HAND_BONES for n in names
@@ -124,6 +124,4 @@ def image_points(scene: Any, cam_obj: Any, arm_obj: Any, avatar: AvatarData, siz
             x, y, depth = world_to_camera_view(scene, cam_obj, point)
             if depth > 0 and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0:
                 found[key] = (min(h - 1, int((1.0 - y) * h)), min(w - 1, int(x * w)))
-    finally:
-        render.resolution_x, render.resolution_y, render.resolution_percentage = kept
     return found
