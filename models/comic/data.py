@@ -77,12 +77,14 @@ N_QUANTILES = 256
 class LayoutStats:
     """What a random layout needs from an exemplar's training part: spot (3, s, s) its centre blurred by 1.5 sigma
     minus its mean, mean (3,); blurred by sigma / 2, quantiles (3, N_QUANTILES) each channel's distribution and
-    palette (k, 3) its k-means colours."""
+    palette (k, 3) its k-means colours. inks (k, 3): the k-means colours of the part itself (not blurred), the
+    colours its tiles are drawn in."""
 
     spot: np.ndarray
     mean: np.ndarray
     quantiles: np.ndarray
     palette: np.ndarray
+    inks: np.ndarray
 
     @classmethod
     def of(cls, train_part: np.ndarray, sigma: float, spot_size: int = 192, k: int = 8, seed: int = 0
@@ -96,7 +98,8 @@ class LayoutStats:
         mean = centre.reshape(-1, 3).mean(0)
         q = np.quantile(smooth.reshape(-1, 3), np.linspace(0.0, 1.0, N_QUANTILES), axis=0).T
         return cls(spot=(centre - mean).transpose(2, 0, 1).astype(np.float32), mean=mean.astype(np.float32),
-                   quantiles=q.astype(np.float32), palette=kmeans_palette(smooth, k=k, seed=seed).astype(np.float32))
+                   quantiles=q.astype(np.float32), palette=kmeans_palette(smooth, k=k, seed=seed).astype(np.float32),
+                   inks=kmeans_palette(train_part, k=k, seed=seed).astype(np.float32))
 
 
 _TABLES: dict[str, tuple] = {}  # the last (key, tables) of ``_layout_tables``

@@ -173,7 +173,7 @@ def stylised_avatars(model: ComicStyle, seed: int, n: int = 6) -> dict:
     from models.texture.evaluate import _lab, albedo_skin_ita, skin_mask
     from models.texture.infer import skin_maps
     from models.texture.model import TextureDecoder
-    from models.texture.template import REGIONS, template_maps
+    from models.texture.template import REGIONS, own_colour_masks, template_maps
 
     texture = TextureDecoder.load()
     rng = np.random.default_rng([seed, 7])
@@ -184,7 +184,7 @@ def stylised_avatars(model: ComicStyle, seed: int, n: int = 6) -> dict:
     rows = []
     for req, maps in zip(reqs, skin_maps(texture, reqs, 1024), strict=True):
         real = maps.albedo
-        comic = model.stylise(real, seed=req.seed)
+        comic = model.stylise(real, seed=req.seed, keep=own_colour_masks(1024))
         lab_r, lab_c = _lab(real).reshape(1024, 1024, 3), _lab(comic).reshape(1024, 1024, 3)
         row = {"ita_request": round(req.ita, 1), "ita_realistic": albedo_skin_ita(real),
                "ita_comic": albedo_skin_ita(comic)}

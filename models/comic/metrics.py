@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 FLAT_STEP = 0.03
+WRAP_SLACK = 1.25
 
 
 def seam_steps(tile: np.ndarray) -> tuple[float, float]:
@@ -44,14 +45,16 @@ def pooled_seam_ratio(tiles: list[np.ndarray], control: bool = False) -> float:
     return float(sum(w for w, _ in steps) / max(sum(i for _, i in steps), 1e-12))
 
 
-def wraps(tile: np.ndarray) -> bool:
+def wraps(tile: np.ndarray, slack: float = WRAP_SLACK) -> bool:
     """Whether a tile continues across its wrap edges: along each axis, the mean step from the last column (row)
-    to the first is no larger than the largest mean step between neighbouring columns (rows) inside. Robust for
-    smooth tiles, where ``seam_ratio`` compares one edge's few samples with a tiny average."""
+    to the first is at most ``slack`` times the largest mean step between neighbouring columns (rows) inside. On a
+    seamless tile the wrap column is one more sample of the same steps, so it is the largest with probability about
+    1 / N (flat inks make column steps vary); a seam is several times larger. Robust for smooth tiles, where
+    ``seam_ratio`` compares one edge's few samples with a tiny average."""
     t = np.asarray(tile, dtype=np.float64)
     for axis in (0, 1):
         steps = np.abs(np.diff(t, axis=axis, append=t.take([0], axis=axis))).mean(axis=(1 - axis, 2))
-        if steps[-1] > steps[:-1].max():
+        if steps[-1] > slack * steps[:-1].max():
             return False
     return True
 

@@ -6,8 +6,13 @@ channels), ``noise`` channels of white noise and 2 ``waves`` as sin and cos of l
 Bergmann, Jetchev and Vollgraf 2017: the periodic part that halftone dots and hatching need; their wave vectors
 are learned in cycles per pixel and, on a tile, rounded to whole cycles per tile so the tile stays periodic).
 Layers: full-resolution stem -> two stride-2 convolutions -> white noise at 1/4 joins -> ``blocks`` residual
-blocks -> nearest upsampling with skips back to full resolution -> RGB. It adds its output to the layout's
-colour (a residual on the blurred image) and clamps to [0, 1].
+blocks -> nearest upsampling with skips back to full resolution -> RGB, added to the layout's colour (a residual
+on the blurred image). That colour is then drawn in the inks of a given ``palette`` (the exemplar's own colours,
+or an avatar albedo's): each pixel is the softmax-weighted mean of the palette's colours by their squared distance
+to it over a temperature (a learned factor times the squared median spacing of the palette's colours, so a
+palette of close skin tones is drawn as crisply as one of far-apart inks), so flat cel colours and exact inks come
+from the head itself and the output cannot drift off its palette; where a real image has anti-aliased edges the
+temperature lets colours mix.
 
 Discriminators: the image (beside its layout, for the conditional one) through 4 x 4 convolutions (stride 2, 2,
 1, 1; spectral normalisation, Miyato et al. 2018), a 34-pixel receptive field, one realness score per patch
@@ -26,6 +31,7 @@ from torch import nn
 from models.comic.data import N_LAYOUT
 
 NAME = "comic"
+MIN_SPACING = 0.01  # sRGB units
 
 
 @dataclasses.dataclass
@@ -42,6 +48,7 @@ class ComicConfig:
     bands: int = 4
     palette: int = 8
     spot: int = 192
+    temperature: float = 0.2  # initial palette-head temperature, in squared median spacings of the palette
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
@@ -58,7 +65,8 @@ class _Block(nn.Module):
 
 
 class ComicGenerator(nn.Module):
-    """(B, N_LAYOUT, H, W) layout + noise + wave phases -> (B, 3, H, W) comic image in [0, 1]."""
+    """(B, N_LAYOUT, H, W) layout + (B, K, 3) palette + noise + wave phases -> (B, 3, H, W) comic image in
+    [0, 1], every pixel a mix of the palette's colours."""
 
     def __init__(self, cfg: ComicConfig) -> None:
         super().__init__()
@@ -78,6 +86,7 @@ class ComicGenerator(nn.Module):
         self.out = _conv(w, 3)
         nn.init.zeros_(self.out.weight)  # starts as the layout's colour: tone is right before drawing is learned
         nn.init.zeros_(self.out.bias)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(cfg.temperature)))
 
     def waves_at(self, h: int, w: int, phase: torch.Tensor, tile: bool) -> torch.Tensor:
         """(B, 2 waves, h, w) sin and cos of the plane waves at each pixel, shifted by ``phase`` (B, waves)
@@ -91,9 +100,10 @@ class ComicGenerator(nn.Module):
         arg = arg[None] + phase[:, :, None, None]
         return torch.cat([torch.sin(arg), torch.cos(arg)], 1)
 
-    def forward(self, layout: torch.Tensor, noise_full: torch.Tensor, noise_low: torch.Tensor,
-                phase: torch.Tensor, tile: bool = False) -> torch.Tensor:
-        """layout (B, 4, H, W); noise_full (B, noise, H, W); noise_low (B, noise, H/4, W/4); phase (B, waves)."""
+    def forward(self, layout: torch.Tensor, palette: torch.Tensor, noise_full: torch.Tensor,
+                noise_low: torch.Tensor, phase: torch.Tensor, tile: bool = False) -> torch.Tensor:
+        """layout (B, 4, H, W); palette (B, K, 3) sRGB in [0, 1]; noise_full (B, noise, H, W); noise_low
+        (B, noise, H/4, W/4); phase (B, waves)."""
         h, w = layout.shape[-2:]
         x0 = F.leaky_relu(self.stem(torch.cat([layout, noise_full, self.waves_at(h, w, phase, tile)], 1)), 0.2)
         x1 = F.leaky_relu(self.down1(x0), 0.2)
@@ -101,7 +111,23 @@ class ComicGenerator(nn.Module):
         x2 = self.body(F.leaky_relu(self.join(torch.cat([x2, noise_low], 1)), 0.2))
         u = F.leaky_relu(self.up2(torch.cat([F.interpolate(x2, scale_factor=2.0, mode="nearest"), x1], 1)), 0.2)
         u = F.leaky_relu(self.up1(torch.cat([F.interpolate(u, scale_factor=2.0, mode="nearest"), x0], 1)), 0.2)
-        return (layout[:, :3] + self.out(u)).clamp(0.0, 1.0)
+        return self.ink(layout[:, :3] + self.out(u), palette)
+
+    def ink(self, colour: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) colours drawn in the (B, K, 3) palette: the softmax(-|colour - p_k|^2 / T) weighted mean
+        of its colours. |colour|^2 is the same for every k, so the logits are (2 p_k . colour - |p_k|^2) / T."""
+        b, _, h, w = colour.shape
+        t = self.log_temperature.exp() * palette_spacing(palette) ** 2  # (B,)
+        logits = torch.baddbmm(-(palette ** 2).sum(-1, keepdim=True), palette, colour.flatten(2), alpha=2.0)
+        weights = torch.softmax(logits / t[:, None, None], dim=1)  # (B, K, H W)
+        return torch.bmm(palette.transpose(1, 2), weights).view(b, 3, h, w)
+
+
+def palette_spacing(palette: torch.Tensor) -> torch.Tensor:
+    """(B,) median distance from each of a (B, K, 3) palette's colours to its nearest other colour, at least
+    ``MIN_SPACING`` (a palette of one repeated colour still has a temperature)."""
+    d = torch.cdist(palette, palette) + torch.eye(palette.shape[1]) * 1e3
+    return d.min(-1).values.median(-1).values.clamp_min(MIN_SPACING)
 
 
 class PatchDiscriminator(nn.Module):

@@ -9,19 +9,21 @@ report; where styles are found: ``pipeline.core.comic_styles``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from models.comic.data import N_QUANTILES, LayoutStats, layout, random_layout
+from models.comic.data import N_QUANTILES, LayoutStats, layout, luminance, random_layout
 from models.comic.model import NAME, ComicConfig, ComicGenerator
 from models.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from pipeline.core.comic import gaussian_blur, kmeans_palette
+from pipeline.core.comic import cel_bands, gaussian_blur, kmeans_palette
 from pipeline.core.comic_styles import comic_style_dirs
 
 MIN_TILE, MAX_TILE = 32, 4096
+STATS = tuple(f.name for f in dataclasses.fields(LayoutStats))
 
 
 def available_styles() -> dict[str, Path]:
@@ -50,13 +52,14 @@ class ComicStyle(nn.Module):
         s = min(cfg.spot, 4096)
         stats = stats or LayoutStats(spot=np.zeros((3, s, s), np.float32), mean=np.zeros(3, np.float32),
                                      quantiles=np.zeros((3, N_QUANTILES), np.float32),
-                                     palette=np.zeros((cfg.palette, 3), np.float32))
-        for key in ("spot", "mean", "quantiles", "palette"):
+                                     palette=np.zeros((cfg.palette, 3), np.float32),
+                                     inks=np.zeros((cfg.palette, 3), np.float32))
+        for key in STATS:
             self.register_buffer(key, torch.from_numpy(np.ascontiguousarray(getattr(stats, key))))
 
     @property
     def stats(self) -> LayoutStats:
-        return LayoutStats(**{k: getattr(self, k).float().numpy() for k in ("spot", "mean", "quantiles", "palette")})
+        return LayoutStats(**{k: getattr(self, k).float().numpy() for k in STATS})
 
     def save(self, folder: Path, style: str, extra: dict | None = None) -> Path:
         return save_checkpoint(folder, NAME, self, self.cfg, extra={"style": style, **(extra or {})}, half=True)
@@ -90,23 +93,34 @@ class ComicStyle(nn.Module):
         rng = np.random.default_rng([seed, 1])
         lay = torch.from_numpy(random_layout(self.stats, size, rng, self.cfg.sigma, self.cfg.bands))[None]
         gen = torch.Generator().manual_seed(int(seed))
-        out = self.generator(lay, *self.noise(1, size, size, gen), tile=True)
+        out = self.generator(lay, self.inks.float()[None], *self.noise(1, size, size, gen), tile=True)
         return to_uint8(out[0])
 
     @torch.no_grad()
-    def stylise(self, image: np.ndarray, seed: int = 0) -> np.ndarray:
+    def stylise(self, image: np.ndarray, seed: int = 0, keep: Sequence[np.ndarray] = ()) -> np.ndarray:
         """(H, W, 3) uint8 comic version of an (H, W, 3) uint8 sRGB image (an albedo in UV space), H and W
-        multiples of 4: its layout on its own k-means palette (its colours kept), this style's drawing."""
+        multiples of 4: its layout on its own k-means palette, this style's drawing in the image's own k-means
+        colours (so its colours are kept). ``keep``: (H, W) bool masks of small regions (lips, nails) whose mean
+        colour joins both palettes, so they keep their own colour where k-means would merge them into the skin."""
         h, w = image.shape[:2]
         if image.ndim != 3 or image.shape[2] != 3 or h % 4 or w % 4:
             raise ValueError(f"stylise needs an (H, W, 3) image with H and W multiples of 4, got {image.shape}")
         img = image.astype(np.float32) / 255.0
         smooth = gaussian_blur(img, self.cfg.sigma / 2, periodic=False)
-        palette = kmeans_palette(smooth, k=self.cfg.palette, seed=seed)
+        masks = [m for m in keep if m.shape == (h, w) and m.any()]
+        palette, inks = (np.concatenate([kmeans_palette(x, k=self.cfg.palette, seed=seed),
+                                         *[x[m].mean(0, keepdims=True) for m in masks]]).astype(np.float32)
+                         for x in (smooth, img))
         lay = layout(smooth, palette, self.cfg.sigma, self.cfg.bands, periodic=False, presmoothed=True)
-        lay = torch.from_numpy(lay)[None]
+        if masks:  # kept regions stand in the layout in their own colour, unblurred (thin eyebrows stay)
+            colour = lay[:3].transpose(1, 2, 0).copy()
+            for m, c in zip(masks, palette[-len(masks):], strict=True):
+                colour[m] = c
+            band = cel_bands(luminance(colour), self.cfg.bands).astype(np.float32)
+            lay = np.concatenate([colour.transpose(2, 0, 1), band[None]])
         gen = torch.Generator().manual_seed(int(seed))
-        return to_uint8(self.generator(lay, *self.noise(1, h, w, gen))[0])
+        out = self.generator(torch.from_numpy(lay)[None], torch.from_numpy(inks)[None], *self.noise(1, h, w, gen))
+        return to_uint8(out[0])
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:

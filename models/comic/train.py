@@ -2,14 +2,16 @@
 
 Each step draws ``batch`` crops of ``crop`` pixels from the exemplars' training parts (left 75 %) with their
 layouts (``data.layout`` on the exemplars' palette). Half of them get a random colour change (hue turned about the
-grey axis, saturation and brightness scaled; applied to the crop and the palette alike), so
-the generator learns to draw in the style whatever colours the layout has: that is what keeps an avatar's skin
-tone when its albedo is stylised. Losses: hinge GAN (a conditional discriminator on image and layout) plus
-``low_weight`` x L1 between the 8 x 8 block means of the output and of the crop (colour and tone follow the
-layout; the drawing is the discriminator's to judge). A second branch trains what tiles are made from: the
-generator draws crops of random periodic layouts (``data.random_layout``, a bank of ``bank`` 256-pixel layouts
-redrawn every ``bank_every`` steps) and an unconditional discriminator compares them with real crops, plus the
-same block-mean L1 to the random layout's colour. Adam, lr 2e-4, betas (0.5, 0.999), as in pix2pix.
+grey axis, saturation and brightness scaled, contrast about the crop's mean colour reduced; applied to the crop,
+its palette and its inks alike), so the generator learns to draw in the style whatever colours and contrast the
+layout has: that is what keeps an avatar's skin tone when its albedo, a palette of close skin colours, is
+stylised. The generator draws in inks (``model.ComicGenerator.ink``): the exemplar's k-means colours, changed with
+the crop, plus ``distractors`` colours the crop does not use. Losses: hinge GAN (a conditional discriminator on
+image and layout) plus ``low_weight`` x L1 between the 8 x 8 block means of the output and of the crop (colour and
+tone follow the layout; the drawing is the discriminator's to judge). A second branch trains what tiles are made from:
+the generator draws crops of random periodic layouts (``data.random_layout``, a bank of ``bank`` 256-pixel layouts
+redrawn every ``bank_every`` steps) and an unconditional discriminator compares them with real crops, plus the same
+block-mean L1 to the random layout's colour. Adam, lr 2e-4, betas (0.5, 0.999), as in pix2pix.
 
 Without ``--exemplar``, trains every shipped style from ``assets/comic/<style>.png`` into ``<out>/<style>``.
 Seeds: training draws from ``cfg.seed``; evaluation draws from its own seed, never this one.
@@ -49,6 +51,8 @@ class TrainConfig:
     lr: float = 2e-4
     low_weight: float = 10.0
     colour_jitter: float = 0.5  # fraction of crops with a random colour change
+    contrast: tuple[float, float] = (0.15, 1.0)  # range of the colour change's contrast about the crop's mean
+    distractors: int = 4  # inks added to each crop's palette that the crop does not use
     max_iterations: int = 1_000_000
     log_every: int = 50
     bank: int = 16
@@ -72,25 +76,44 @@ def _colour_matrix(rng: np.random.Generator) -> np.ndarray:
     return gain * (g + sat * (rot - g))
 
 
+def _changed(colours: np.ndarray, mat: np.ndarray, centre: np.ndarray, contrast: float) -> np.ndarray:
+    """(k, 3) colours through a crop's colour change: turned by ``mat``, contrast scaled about ``centre``."""
+    return np.clip(centre + contrast * (colours @ mat.T - centre), 0, 1)
+
+
+def _with_distractors(inks: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(k + n, 3) ``inks`` and n colours the image does not use, each an ink made lighter or darker by 0.03-0.15
+    (every channel alike) or moved 0.05-0.3 in a random direction: with them in the palette the generator must
+    draw each pixel in the ink its layout asks for, not one a little lighter or darker (an avatar's palette holds
+    close skin colours, and colours, palms or hair, that the skin must not take)."""
+    if n <= 0:
+        return inks
+    d = rng.standard_normal((n, 3))
+    d *= rng.uniform(0.05, 0.3, (n, 1)) / np.linalg.norm(d, axis=1, keepdims=True)
+    grey = rng.random(n) < 0.5
+    d[grey] = rng.choice([-1.0, 1.0], (grey.sum(), 1)) * rng.uniform(0.03, 0.15, (grey.sum(), 1)) * np.ones(3)
+    return np.concatenate([inks, np.clip(inks[rng.integers(len(inks), size=n)] + d, 0, 1)]).astype(np.float32)
+
+
 class _Crops:
-    """Random crops of the training parts with their layouts, as (B, 3, c, c) and (B, 4, c, c) tensors. Each
-    layout is computed on the crop with a margin of context, on the exemplars' palette turned by the crop's
-    colour change, so it is what the crop's own layout would be."""
+    """Random crops of the training parts with their layouts and inks, as (B, 3, c, c), (B, 4, c, c) and (B, k, 3)
+    tensors. Each layout is computed on the crop with a margin of context, on the exemplars' palette turned by the
+    crop's colour change, so it is what the crop's own layout would be; the inks are turned alike."""
 
     MARGIN = 12
 
-    def __init__(self, parts: list[np.ndarray], palette: np.ndarray, cfg: TrainConfig) -> None:
-        self.parts, self.palette, self.cfg = parts, palette, cfg
+    def __init__(self, parts: list[np.ndarray], stats: LayoutStats, cfg: TrainConfig) -> None:
+        self.parts, self.palette, self.inks, self.cfg = parts, stats.palette, stats.inks, cfg
         m = cfg.model
-        self.layouts = [layout(p, palette, m.sigma, m.bands, periodic=False) for p in parts]  # unchanged colours
+        self.layouts = [layout(p, self.palette, m.sigma, m.bands, periodic=False) for p in parts]  # unchanged colours
         for p in parts:
             if min(p.shape[:2]) < cfg.crop:
                 raise ValueError(f"an exemplar's training part is {p.shape[1]} x {p.shape[0]} pixels, smaller "
                                  f"than the {cfg.crop}-pixel crops (use a larger image or a smaller crop)")
 
-    def draw(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def draw(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c, m, cfg = self.cfg.crop, self.MARGIN, self.cfg.model
-        imgs, lays = [], []
+        imgs, lays, inks = [], [], []
         for _ in range(self.cfg.batch):
             i = int(rng.integers(len(self.parts)))
             part = self.parts[i]
@@ -99,14 +122,19 @@ class _Crops:
             if rng.random() >= self.cfg.colour_jitter:
                 imgs.append(part[y: y + c, x: x + c].transpose(2, 0, 1))
                 lays.append(self.layouts[i][:, y: y + c, x: x + c])
+                inks.append(self.inks)
                 continue
             y0, x0 = max(0, y - m), max(0, x - m)
             mat = _colour_matrix(rng).astype(np.float32)
-            big = np.clip(part[y0: min(h, y + c + m), x0: min(w, x + c + m)] @ mat.T, 0, 1)
-            lay = layout(big, np.clip(self.palette @ mat.T, 0, 1), cfg.sigma, cfg.bands, periodic=False)
+            big = part[y0: min(h, y + c + m), x0: min(w, x + c + m)] @ mat.T
+            centre, contrast = big.reshape(-1, 3).mean(0), np.float32(rng.uniform(*self.cfg.contrast))
+            big = np.clip(centre + contrast * (big - centre), 0, 1)
+            lay = layout(big, _changed(self.palette, mat, centre, contrast), cfg.sigma, cfg.bands, periodic=False)
             imgs.append(big[y - y0: y - y0 + c, x - x0: x - x0 + c].transpose(2, 0, 1))
             lays.append(lay[:, y - y0: y - y0 + c, x - x0: x - x0 + c])
-        return torch.from_numpy(np.stack(imgs)), torch.from_numpy(np.stack(lays))
+            inks.append(_changed(self.inks, mat, centre, contrast))
+        inks = [_with_distractors(k, self.cfg.distractors, rng) for k in inks]
+        return tuple(torch.from_numpy(np.stack(a).astype(np.float32)) for a in (imgs, lays, inks))
 
 
 class _RandomLayouts:
@@ -169,7 +197,7 @@ def _train_style(out: Path, name: str, cfg: TrainConfig, progress: bool) -> dict
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam([*d.parameters(), *d_free.parameters()], lr=cfg.lr, betas=(0.5, 0.999))
     bank = _RandomLayouts(style, cfg, rng)
-    crops = _Crops(parts, stats.palette, cfg)
+    crops = _Crops(parts, stats, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
     history: dict[str, list[float]] = {"iteration": [], "seconds": [], "d": [], "g_adv": [], "g_low": [],
                                        "d_free": [], "g_free": []}
@@ -178,10 +206,12 @@ def _train_style(out: Path, name: str, cfg: TrainConfig, progress: bool) -> dict
     bar = tqdm(total=int(budget), unit="s", desc=f"train comic {name}", disable=not progress, leave=False)
     shown, snapshot = 0, budget > SNAPSHOT_S
     while it < cfg.max_iterations and time.perf_counter() - t0 < budget:
-        real, lay = crops.draw(rng)
+        real, lay, inks = crops.draw(rng)
         rand_lay = bank.draw(rng, it)
         noise = style.noise(2 * cfg.batch, cfg.crop, cfg.crop, gen)
-        both = g(torch.cat([lay, rand_lay]), *noise)
+        free_inks = torch.from_numpy(np.stack([_with_distractors(stats.inks, cfg.distractors, rng)
+                                               for _ in range(cfg.batch)]))
+        both = g(torch.cat([lay, rand_lay]), torch.cat([inks, free_inks]), *noise)
         fake, free = both[: cfg.batch], both[cfg.batch:]
         loss_d = F.relu(1 - d(real, lay)).mean() + F.relu(1 + d(fake.detach(), lay)).mean()
         loss_free = F.relu(1 - d_free(real)).mean() + F.relu(1 + d_free(free.detach())).mean()

@@ -273,6 +273,18 @@ def template_maps(size: int = SIZE) -> dict[str, np.ndarray]:
             "wrinkles": wr.astype(np.float32)}
 
 
+OWN_COLOUR_REGIONS = ("lips", "eyebrows", "nails", "areolae")  # coloured apart from the skin around them
+
+
+@functools.lru_cache(maxsize=2)
+def own_colour_masks(size: int = SIZE) -> tuple[np.ndarray, ...]:
+    """(S, S) bool masks of ``OWN_COLOUR_REGIONS`` inside the layout, in that order (a restyling keeps their
+    colours apart from the skin's)."""
+    t = template_maps(size)
+    inside = t["inside"] > 0.5
+    return tuple((t["regions"][..., REGIONS.index(r)] > 0.5) & inside for r in OWN_COLOUR_REGIONS)
+
+
 def _eye_corner_support() -> np.ndarray:
     body, v = _body()
     rig = body.rig("makehuman", twist=False)

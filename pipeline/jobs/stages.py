@@ -100,12 +100,17 @@ def texture_stage(req: AvatarRequest, ctx: JobContext, size: int) -> Textures:
 
 def stylise_stage(req: AvatarRequest, textures: Textures, ctx: JobContext) -> Textures:
     """The comic look: for ``style = "comic"`` the albedo redrawn by the comic style (``comic_style`` or the
-    default) on its own palette, so tone and regions stay; the skin's pore normals and roughness map are left
-    out (a flat, matte comic surface). Realistic requests, or no style installed: the textures unchanged."""
+    default) on its own palette with the colours of lips, eyebrows, nails and areolae added, so tone and regions
+    stay; the skin's pore normals and roughness map are left out (a flat, matte comic surface). Realistic
+    requests, or no style installed: the textures unchanged."""
     name = comic_style_for(req.style, req.comic_style, installed_comic_styles())
     if name is None:
         return textures
-    albedo = ctx.comic_style(name).stylise(textures.albedo, seed=req.seed)
+    from models.texture.template import own_colour_masks
+
+    size = textures.albedo.shape[0]
+    keep = own_colour_masks(size) if textures.albedo.shape[:2] == (size, size) else ()
+    albedo = ctx.comic_style(name).stylise(textures.albedo, seed=req.seed, keep=keep)
     return dataclasses.replace(textures, albedo=albedo, normal=None, roughness=None, comic_style=name)
 
 

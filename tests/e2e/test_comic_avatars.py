@@ -15,6 +15,7 @@ from support.gltf_validation import summarize, validate_glb
 
 from models.comic.style import ComicStyle
 from models.comic.train import TrainConfig, train
+from models.texture.template import own_colour_masks
 from pipeline.formats.glb_read import read_glb
 from pipeline.jobs.batch import generate
 from pipeline.jobs.options import GenerateOptions
@@ -64,8 +65,10 @@ def test_comic_avatars_get_the_stylised_albedo_and_a_matte_comic_material(comic_
     assert toon_mat["name"] == "toon_comic" and "normalTexture" not in toon_mat
     assert toon_mat["pbrMetallicRoughness"]["roughnessFactor"] == 1.0
     assert toon.shape == real.shape and np.abs(toon.astype(int) - real).mean() > 0.5  # redrawn
-    # by the style named, from the realistic albedo and the avatar's seed (tone and regions: `avatar evaluate comic`)
-    assert np.array_equal(toon, ComicStyle.load(out.parent / "styles" / "toon").stylise(real, seed=12))
+    # by the style named, from the realistic albedo, the avatar's seed and the template's own-colour regions (tone
+    # and regions measured: `avatar evaluate comic`)
+    keep = own_colour_masks(real.shape[0])
+    assert np.array_equal(toon, ComicStyle.load(out.parent / "styles" / "toon").stylise(real, seed=12, keep=keep))
     reports = validate_glb([out / "toon" / "toon.glb"])
     s = summarize(next(iter(reports.values())))
     assert s["errors"] == 0 and s["warnings"] == 0, s

@@ -14,7 +14,15 @@ from PIL import Image
 from models.comic import train as comic_train
 from models.comic.data import LayoutStats, load_exemplar, random_layout, split
 from models.comic.evaluate import evaluate
-from models.comic.metrics import RandomFeatures, flat_fraction, nearest_patch, palette_error, seam_ratio, wraps
+from models.comic.metrics import (
+    RandomFeatures,
+    flat_fraction,
+    nearest_patch,
+    palette_error,
+    pooled_seam_ratio,
+    seam_ratio,
+    wraps,
+)
 from models.comic.style import ComicStyle, available_styles, resolve_style
 from models.comic.train import TrainConfig, shipped_exemplars, train
 from pipeline.cli import main
@@ -93,19 +101,62 @@ def test_smoke_training_writes_a_loadable_style_whose_tiles_wrap(smoke_style):
     assert out.shape == (64, 96, 3)
 
 
+def test_the_generator_draws_in_the_palette_it_is_given(smoke_style):
+    """Every output pixel is a mix of the given palette's colours; at a low temperature, one of them (flat inks),
+    whatever the generator's weights."""
+    style = ComicStyle.load(smoke_style)
+    g = style.generator
+    torch.manual_seed(1)
+    torch.nn.init.normal_(g.out.weight, std=0.2)
+    palette = torch.rand(2, 5, 3)
+    lay = torch.rand(2, 4, 32, 32)
+    noise = style.noise(2, 32, 32, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        soft = g(lay, palette, *noise)
+        g.log_temperature.fill_(-12.0)
+        hard = g(lay, palette, *noise)
+    for out, tol in ((soft, None), (hard, 1e-2)):
+        px = out.permute(0, 2, 3, 1).reshape(2, -1, 3)
+        nearest = torch.cdist(px, palette).min(-1).values
+        assert out.min() >= palette.min() - 1e-6 and out.max() <= palette.max() + 1e-6
+        if tol is not None:
+            assert nearest.max() < tol
+    assert torch.cdist(soft.permute(0, 2, 3, 1).reshape(2, -1, 3), palette).min(-1).values.max() > 1e-3
+
+
+def test_stylise_keeps_the_colour_of_small_regions_it_is_told_to_keep(smoke_style):
+    """A 16 x 16 red patch on a 128 x 128 gradient of skin colours: k-means gives all its colours to the skin, so
+    only with ``keep`` does the patch stay red."""
+    style = ComicStyle.load(smoke_style)
+    ramp = np.linspace(0.0, 1.0, 128)[None, :, None]
+    img = (255 * (np.array([0.45, 0.3, 0.2]) + ramp * np.array([0.45, 0.4, 0.35]))).repeat(128, 0)
+    mask = np.zeros((128, 128), bool)
+    mask[56:72, 56:72] = True
+    img[mask] = (200, 20, 30)
+    img = img.round().astype(np.uint8)
+    red = np.array([200, 20, 30])
+    kept = style.stylise(img, seed=3, keep=[mask])[mask].mean(0)
+    merged = style.stylise(img, seed=3)[mask].mean(0)
+    assert np.linalg.norm(kept - red) < 40 < np.linalg.norm(merged - red)
+
+
 def test_a_circularly_padded_generator_is_what_makes_the_tile_wrap(smoke_style):
-    """A generator drawing strongly (random output layer) wraps with circular padding, not with zero padding; the
-    seam ratio and ``wraps`` both see it."""
+    """A generator drawing strongly (random weights) wraps with circular padding, not with zero padding; the
+    pooled seam ratio and ``wraps`` both see it."""
     style = ComicStyle.load(smoke_style)
     torch.manual_seed(0)
+    for m in style.generator.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, a=0.2)
+            torch.nn.init.normal_(m.bias, std=0.1)
     torch.nn.init.normal_(style.generator.out.weight, std=0.05)
-    tile = style.synth(64, 5) / 255.0
-    assert wraps(tile) and seam_ratio(tile) <= 1.1
+    tiles = [style.synth(64, s) / 255.0 for s in range(4)]
+    assert all(wraps(t) for t in tiles) and pooled_seam_ratio(tiles) <= 1.1
     for m in style.generator.modules():
         if hasattr(m, "padding_mode"):
             m.padding_mode = "zeros"
-    tile = style.synth(64, 5) / 255.0
-    assert not wraps(tile) and seam_ratio(tile) > 1.1
+    tiles = [style.synth(64, s) / 255.0 for s in range(4)]
+    assert not all(wraps(t) for t in tiles) and pooled_seam_ratio(tiles) > 2.0
 
 
 def test_evaluation_prints_every_row_and_checks(smoke_style, capsys):
