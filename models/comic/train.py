@@ -76,9 +76,10 @@ def _colour_matrix(rng: np.random.Generator) -> np.ndarray:
     return gain * (g + sat * (rot - g))
 
 
-def _changed(colours: np.ndarray, mat: np.ndarray, centre: np.ndarray, contrast: float) -> np.ndarray:
-    """(k, 3) colours through a crop's colour change: turned by ``mat``, contrast scaled about ``centre``."""
-    return np.clip(centre + contrast * (colours @ mat.T - centre), 0, 1)
+def _contrast(turned: np.ndarray, centre: np.ndarray, contrast: float) -> np.ndarray:
+    """(..., 3) colours already turned by a crop's colour matrix, with contrast scaled about ``centre`` and clipped
+    to [0, 1]: the rest of the crop's colour change, for the crop and its palettes alike."""
+    return np.clip(centre + contrast * (turned - centre), 0, 1)
 
 
 def _with_distractors(inks: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -126,13 +127,14 @@ class _Crops:
                 continue
             y0, x0 = max(0, y - m), max(0, x - m)
             mat = _colour_matrix(rng).astype(np.float32)
-            big = part[y0: min(h, y + c + m), x0: min(w, x + c + m)] @ mat.T
-            centre, contrast = big.reshape(-1, 3).mean(0), np.float32(rng.uniform(*self.cfg.contrast))
-            big = np.clip(centre + contrast * (big - centre), 0, 1)
-            lay = layout(big, _changed(self.palette, mat, centre, contrast), cfg.sigma, cfg.bands, periodic=False)
+            turned = part[y0: min(h, y + c + m), x0: min(w, x + c + m)] @ mat.T
+            centre, contrast = turned.reshape(-1, 3).mean(0), np.float32(rng.uniform(*self.cfg.contrast))
+            big = _contrast(turned, centre, contrast)
+            lay = layout(big, _contrast(self.palette @ mat.T, centre, contrast), cfg.sigma, cfg.bands,
+                         periodic=False)
             imgs.append(big[y - y0: y - y0 + c, x - x0: x - x0 + c].transpose(2, 0, 1))
             lays.append(lay[:, y - y0: y - y0 + c, x - x0: x - x0 + c])
-            inks.append(_changed(self.inks, mat, centre, contrast))
+            inks.append(_contrast(self.inks @ mat.T, centre, contrast))
         inks = [_with_distractors(k, self.cfg.distractors, rng) for k in inks]
         return tuple(torch.from_numpy(np.stack(a).astype(np.float32)) for a in (imgs, lays, inks))
 
