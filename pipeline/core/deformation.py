@@ -214,11 +214,12 @@ def cone_volume(vertices: np.ndarray, faces: np.ndarray, apex: np.ndarray) -> fl
     return float(np.einsum("ij,ij->", np.cross(a, b), c) / 6.0)
 
 
-def quality_report(avatar: AvatarData) -> dict[str, dict[str, float]]:
-    """Per pose (worst frame): at the elbow, wrist and knee the kept volume of the slab across the posed bone
-    (``slab kept``; the forearm roll's measure) and of the skin patch around the joint seen from it (``patch
-    kept``; robust when a limb folds over the slab), and the largest edge stretch in the patch; in the armpit and
-    crotch the largest edge stretch and the fraction of triangles passing through others."""
+def quality_report(avatar: AvatarData, poses: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
+    """Per pose of ``quality_poses`` (all, or only those named in ``poses``; worst frame): at the elbow, wrist and
+    knee the kept volume of the slab across the posed bone (``slab kept``; the forearm roll's measure) and of the
+    skin patch around the joint seen from it (``patch kept``; robust when a limb folds over the slab), and the
+    largest edge stretch in the patch; in the armpit and crotch the largest edge stretch and the fraction of
+    triangles passing through others."""
     from pipeline.core.poses import posed_vertices
 
     rest = avatar.vertices.astype(np.float64)
@@ -239,6 +240,8 @@ def quality_report(avatar: AvatarData) -> dict[str, dict[str, float]]:
         row[key] = worst(row[key], value) if key in row else value
 
     for pose, frames in quality_poses(avatar).items():
+        if poses is not None and pose not in poses:
+            continue
         row: dict[str, float] = {}
         for rotations in frames:
             posed = posed_vertices(avatar, rotations)
