@@ -8,13 +8,14 @@ condition (``data.condition``: tone as ITA, melanin and sRGB, age, sex, hair, fr
 (``latent_dim`` normal values).
 
 Layers (one small MLP shared by all texels, as matrix products over the texels, sized for 2 CPU cores):
-- in: template, noise and condition -> ``hidden`` (the condition enters as a per-avatar bias and scales the
-  template's and the noise's terms per avatar, so attributes can gate regions and noise; the template's part is
-  the same for every avatar and cached at inference), ReLU;
+- in: template, noise and condition -> ``hidden`` (the condition enters as a per-avatar bias, scales the
+  template's and the noise's terms per avatar, and adds a per-avatar part to each template map's weights, so that
+  an attribute can act on one region alone: the hair colour on the eyebrows, the tone on the palms), ReLU;
 - mid (``depth`` times): ``hidden`` -> ``hidden``, scaled and shifted per avatar by a small network of the
   condition (feature-wise linear modulation, FiLM), ReLU;
 - out: per texel, a value and a gain for the seed's 1024-texel noise of the albedo (sRGB, 3 each), a height and
-  a roughness with its gain: brought to 1024 by bilinear upsampling, value + gain x noise1024;
+  a roughness with its gain, plus a per-avatar bias from the condition (the tone reaches the colour directly):
+  brought to 1024 by bilinear upsampling, value + gain x noise1024;
 - normal: a fixed central-difference layer turns the 1024 height into tangent-space normal x, y (OpenGL, +Y
   along +v).
 """
@@ -83,13 +84,15 @@ class TextureDecoder(nn.Module):
         h = cfg.hidden
         self.inp = nn.Linear(N_TEMPLATE + N_NOISE + n_cond, h)
         self.film = nn.Sequential(nn.Linear(n_cond, cfg.film), nn.ReLU(inplace=True),
-                                  nn.Linear(cfg.film, h + 2 * h * cfg.depth))
+                                  nn.Linear(cfg.film, N_OUT + h + 2 * h * cfg.depth))
+        self.region = nn.Linear(n_cond, h * N_TEMPLATE)  # per-avatar change of the template maps' weights
         self.mid = nn.ModuleList(nn.Linear(h, h) for _ in range(cfg.depth))
         self.out = nn.Linear(h, N_OUT)
         nn.init.zeros_(self.film[-1].weight)
         nn.init.zeros_(self.film[-1].bias)
+        nn.init.zeros_(self.region.weight)
+        nn.init.zeros_(self.region.bias)
         self._template: torch.Tensor | None = None
-        self._template_cache: tuple | None = None
 
     def template(self) -> torch.Tensor:
         if self._template is None:
@@ -111,11 +114,10 @@ class TextureDecoder(nn.Module):
         if crop is not None:
             y0, x0, side = crop
             t = self.template().view(1, N_TEMPLATE, GRID, GRID)[..., y0: y0 + side, x0: x0 + side].flatten(2)
-            y = self._texels(p, p["w_t"] @ t, g[..., y0: y0 + side, x0: x0 + side].flatten(2))
+            y = self._texels(p, t, g[..., y0: y0 + side, x0: x0 + side].flatten(2))
             n1024 = n1024[..., 2 * y0: 2 * (y0 + side), 2 * x0: 2 * (x0 + side)]
         else:
-            side, g = GRID, g.flatten(2)
-            t = self._template_term(p["w_t"])
+            side, g, t = GRID, g.flatten(2), self.template()
             if torch.is_grad_enabled():
                 y = self._texels(p, t, g)
             else:
@@ -129,38 +131,32 @@ class TextureDecoder(nn.Module):
 
     def _avatar_layers(self, cond: torch.Tensor, latent: torch.Tensor) -> dict:
         """Each avatar's layer parameters from its condition and latent: the input layer's template weights
-        ``w_t``, bias (B, hidden, 1), scale (B, hidden, 1) and scaled noise weights (B, hidden, N_NOISE); the mid
-        layers' modulated (bias, weight); the output layer's (bias, weight) expanded over the batch."""
+        ``w_t`` (B, hidden, N_TEMPLATE), bias (B, hidden, 1) and noise weights (B, hidden, N_NOISE), both weights
+        scaled per avatar; the mid layers' modulated (bias, weight); the output layer's per-avatar bias and its
+        weight expanded over the batch."""
         b, h = cond.shape[0], self.cfg.hidden
         cz = torch.cat([cond, latent], dim=1)
         w = self.inp.weight
         w_n, w_c = w[:, N_TEMPLATE: N_TEMPLATE + N_NOISE], w[:, N_TEMPLATE + N_NOISE:]
         film = self.film(cz)
+        out_bias = self.out.bias[None, :, None] + film[:, -N_OUT:, None]  # the condition straight to the maps
+        film = film[:, :-N_OUT]
         scale = 1.0 + film[:, -h:, None]  # the input layer's per-avatar scale
         film = film[:, :-h].reshape(b, self.cfg.depth, 2, -1)
-        return {"w_t": w[:, :N_TEMPLATE], "bias": (self.inp.bias + cz @ w_c.T)[:, :, None], "scale": scale,
-                "w_noise": w_n * scale,
+        w_t = (w[:, :N_TEMPLATE] + self.region(cz).view(b, h, N_TEMPLATE)) * scale
+        return {"w_t": w_t, "bias": (self.inp.bias + cz @ w_c.T)[:, :, None], "w_noise": w_n * scale,
                 "mids": [((layer.bias * (1.0 + film[:, k, 0]) + film[:, k, 1])[:, :, None],
                           layer.weight * (1.0 + film[:, k, 0])[:, :, None]) for k, layer in enumerate(self.mid)],
-                "out": (self.out.bias[None, :, None].expand(b, -1, 1), self.out.weight.expand(b, -1, -1))}
+                "out": (out_bias, self.out.weight.expand(b, -1, -1))}
 
     @staticmethod
     def _texels(p: dict, t: torch.Tensor, g: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """The per-texel layers: template term ``t`` (1, hidden, T) and noise ``g`` (B, N_NOISE, T) -> (B, N_OUT, T),
-        written into ``out`` when given (no gradients then)."""
-        x = torch.baddbmm(torch.addcmul(p["bias"], t, p["scale"]), p["w_noise"], g).relu_()
+        """The per-texel layers: template maps ``t`` (1, N_TEMPLATE, T) and noise ``g`` (B, N_NOISE, T) ->
+        (B, N_OUT, T), written into ``out`` when given (no gradients then)."""
+        x = torch.baddbmm(torch.baddbmm(p["bias"], p["w_t"], t.expand(g.shape[0], -1, -1)), p["w_noise"], g).relu_()
         for mid_b, mid_w in p["mids"]:
             x = torch.baddbmm(mid_b, mid_w, x).relu_()
         return torch.baddbmm(*p["out"], x) if out is None else torch.baddbmm(*p["out"], x, out=out)
-
-    def _template_term(self, w_t: torch.Tensor) -> torch.Tensor:
-        """(1, hidden, 512 * 512): the input layer applied to the fixed template maps (cached when not training)."""
-        if torch.is_grad_enabled() and w_t.requires_grad:
-            return w_t @ self.template()
-        key = (w_t.data_ptr(), w_t._version)
-        if self._template_cache is None or self._template_cache[0] != key:
-            self._template_cache = (key, w_t @ self.template())
-        return self._template_cache[1]
 
     def save(self, folder: Path) -> None:
         """``texture.safetensors`` (float16: the maps are 8-bit) and ``config.json``."""

@@ -4,10 +4,13 @@ Each round draws ``batch`` requests over the product's range and their seeds, pa
 never stored) and takes ``crops_per_batch`` optimiser steps on windows of them (``_crop_origin``: many on the
 head's UV island, where the small regions are, and on the hands and feet). The network sees the same seeded noise
 the generator used, so the loss can be per texel: L1 on albedo (sRGB), normal x, y (x 2) and roughness, plus L1 on
-the albedo's 4 x 4 block means (x 4, the tone) and L1 on the error's high-frequency band (the error minus its
-5 x 5 mean, x 2: freckles, moles and pores). Texels count more where they are rare but visible: the albedo's
-texels by up to ``1 + detail_weight`` where the target has high-frequency detail (spots, stubble, brow hairs),
-every channel by up to 6x in small regions (``region_weights``); texels outside UV islands count x 0.1.
+the albedo's 4 x 4 block means (x 4, the tone), L1 on the normals' 4 x 4 block means (``normal_lowpass``: the
+wrinkles, which the pores' grain hides texel by texel), and L1 and squared error on the error's high-frequency
+band (the error minus its 5 x 5 mean, x 2 and ``hf_squared``: freckles, moles and pores; the squared part keeps
+rare dark spots from being dropped, as L1's median alone does). Texels count more where they are rare but
+visible: the albedo's texels by up to ``1 + detail_weight`` where the target has high-frequency detail (spots,
+stubble, brow hairs), every channel by up to 6x in small regions (``region_weights``); texels outside UV islands
+count x 0.1.
 
 Fine-tuning on a studio's own textures (``--data DIR``): ``finetune`` reads ``DIR/<name>/albedo.png`` (sRGB),
 optional ``normal.png`` (tangent space, OpenGL convention: +Y along +v) and ``roughness.png`` (grey), all in the
@@ -58,6 +61,8 @@ class TrainConfig:
     max_rounds: int = 100_000
     data: str | None = None  # a folder of textures to fine-tune on (see the module docstring)
     detail_weight: float = 8.0  # extra albedo weight on texels of the target's high-frequency detail
+    normal_lowpass: float = 4.0  # weight of the normals' 4 x 4 block means
+    hf_squared: float = 1.0  # weight of the squared high-frequency error (x 10)
     model: TextureConfig = dataclasses.field(default_factory=TextureConfig)
 
 
@@ -69,8 +74,8 @@ def maps_target(maps: dict[str, torch.Tensor]) -> torch.Tensor:
 _WEIGHTS = torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0, 1.0])[None, :, None, None]
 
 
-def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, detail_weight: float = 0.0
-               ) -> torch.Tensor:
+def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, detail_weight: float = 0.0,
+               normal_lowpass: float = 0.0, hf_squared: float = 0.0) -> torch.Tensor:
     w = mask * 0.9 + 0.1
     wc = _WEIGHTS * w
     if detail_weight:
@@ -83,7 +88,9 @@ def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, det
     # the error's own high-frequency band: freckles, moles and pores are small in texel count, not in look
     d = pred - target
     hf = (d - F.avg_pool2d(d, 5, stride=1, padding=2, count_include_pad=False)).abs() * wc
-    return l1 + 4.0 * lp.mean() + 2.0 * hf.mean()
+    ln = (F.avg_pool2d(pred[:, 3:5], 4) - F.avg_pool2d(target[:, 3:5], 4)).abs() * F.avg_pool2d(w, 4)
+    hf2 = (hf * hf / wc).mean() * 10.0  # hf carries the weights once: squared error x weights
+    return l1 + 4.0 * lp.mean() + 2.0 * hf.mean() + normal_lowpass * ln.mean() + hf_squared * hf2
 
 
 def region_weights(size: int = 1024, reference: float = 0.02, most: float = 6.0) -> torch.Tensor:
@@ -149,7 +156,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
             n = cfg.crop
             pred = model(cond, lat, noise, crop=(y0, x0, n), grid_noise=grid)
             sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
-            loss = texel_loss(pred, target[sl], inside[sl], cfg.detail_weight)
+            loss = texel_loss(pred, target[sl], inside[sl], cfg.detail_weight, cfg.normal_lowpass, cfg.hf_squared)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -124,6 +124,16 @@ def test_network_skin_tone_matches_the_request(model, ita):
     assert skin_mask().mean() > 0.4
 
 
+def test_network_wrinkles_deepen_with_age(model):
+    """The forehead's wrinkle energy (normal map, sigma-2 low-pass) of an 85-year-old is well above a
+    25-year-old's for the same seed, as in the generator (there 7x)."""
+    fore = template_maps(1024)["regions"][..., REGIONS.index("forehead")] > 0.5
+    reqs = [SkinRequest(ita=40.0, age=age, sex=0.0, hair=default_hair(40.0, age), freckles=0.0, seed=5)
+            for age in (25.0, 85.0)]
+    n = network_output(model, reqs)[:, 3:5].numpy()
+    assert wrinkle_energy(n[1], fore) > 3 * wrinkle_energy(n[0], fore)
+
+
 def test_network_follows_its_generator(model):
     r = SkinRequest(ita=20, age=60, sex=1.0, hair=HAIR_COLORS["dark_brown"], freckles=0.3, seed=21)
     net = network_output(model, [r])[0]
