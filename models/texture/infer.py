@@ -68,22 +68,29 @@ def network_output(model: TextureDecoder, reqs: list[SkinRequest]) -> torch.Tens
 
 @torch.inference_mode()
 def to_maps(out: torch.Tensor, size: int = 1024) -> list[SkinMaps]:
-    """Network output -> 8-bit maps at ``size`` (256, 512, 1024 or 2048)."""
+    """Network output -> 8-bit maps at ``size`` (256, 512, 1024 or 2048).
+
+    Each map is rounded in place and written once, straight into its (S, S, C) uint8 layout (a strided copy that
+    converts and transposes in one pass): the maps are a few passes over 4-12 MB, not a chain of temporaries."""
     if size < out.shape[-1]:
         out = F.avg_pool2d(out, out.shape[-1] // size)
     elif size > out.shape[-1]:
         out = F.interpolate(out, size=(size, size), mode="bicubic", align_corners=False)
-    alb = (out[:, :3].clamp(0, 1) * 255).round().to(torch.uint8)
+    b = out.shape[0]
+    alb = torch.empty(b, size, size, 3, dtype=torch.uint8)
+    alb.permute(0, 3, 1, 2).copy_(out[:, :3].mul(255.0).clamp_(0, 255).round_())
     nxy = out[:, 3:5].clamp(-0.99, 0.99)
-    r2 = nxy[:, :1] * nxy[:, :1] + nxy[:, 1:] * nxy[:, 1:]
-    nz = (1 - r2).clamp_min(1e-4).sqrt()
-    inv = torch.rsqrt(r2 + nz * nz)  # elementwise: torch's norm over the channel axis costs ~60 ms at 1024
-    n = torch.cat([nxy * inv, nz * inv], 1)
-    nrm = ((n * 0.5 + 0.5) * 255).round().to(torch.uint8)
-    rough = (out[:, 5].clamp(0, 1) * 255).round().to(torch.uint8)
-    alb, nrm, rough = (x.numpy() for x in (alb, nrm, rough))
-    return [SkinMaps(np.ascontiguousarray(alb[i].transpose(1, 2, 0)), np.ascontiguousarray(nrm[i].transpose(1, 2, 0)),
-                     np.ascontiguousarray(rough[i])) for i in range(out.shape[0])]
+    sq = nxy * nxy
+    r2 = sq[:, :1] + sq[:, 1:]
+    nz = torch.rsub(r2, 1.0).clamp_min_(1e-4)  # 1 - r2, then z = its square root
+    inv = (r2 + nz).rsqrt_()  # elementwise: torch's norm over the channel axis costs ~60 ms at 1024
+    n = torch.empty(b, 3, size, size)
+    torch.mul(nxy, inv, out=n[:, :2])
+    torch.mul(nz.sqrt_(), inv, out=n[:, 2:])
+    nrm = torch.empty(b, size, size, 3, dtype=torch.uint8)
+    nrm.permute(0, 3, 1, 2).copy_(n.mul_(127.5).add_(127.5).round_())
+    rough = out[:, 5].mul(255.0).clamp_(0, 255).round_().to(torch.uint8)
+    return [SkinMaps(alb[i].numpy(), nrm[i].numpy(), rough[i].numpy()) for i in range(b)]
 
 
 def skin_maps(model: TextureDecoder, reqs: list[SkinRequest], size: int = 1024) -> list[SkinMaps]:
