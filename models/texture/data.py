@@ -113,6 +113,7 @@ def condition(req: SkinRequest) -> np.ndarray:
 
 
 N_CONDITION = 15
+TONE = slice(11, 14)  # the requested tone's sRGB among the condition's inputs
 
 
 def noise_for_seed(seed: int) -> dict[str, torch.Tensor]:

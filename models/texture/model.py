@@ -14,7 +14,8 @@ Layers (one small MLP shared by all texels, as matrix products over the texels, 
 - mid (``depth`` times): ``hidden`` -> ``hidden``, scaled and shifted per avatar by a small network of the
   condition (feature-wise linear modulation, FiLM), ReLU;
 - out: per texel, a value and a gain for the seed's 1024-texel noise of the albedo (sRGB, 3 each), a height and
-  a roughness with its gain, plus a per-avatar bias from the condition (the tone reaches the colour directly):
+  a roughness with its gain, plus a per-avatar bias from the condition and, on the albedo value, the requested
+  tone's sRGB itself (a skip connection: the layers learn departures from the tone, not the tone):
   brought to 1024 by bilinear upsampling, value + gain x noise1024;
 - normal: a fixed central-difference layer turns the 1024 height into tangent-space normal x, y (OpenGL, +Y
   along +v).
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.texture.data import N_CONDITION, template_tensors, up
+from models.texture.data import N_CONDITION, TONE, template_tensors, up
 from models.texture.template import REGIONS, SIZE, WRINKLES
 
 NAME = "texture"
@@ -140,6 +141,9 @@ class TextureDecoder(nn.Module):
         w_n, w_c = w[:, N_TEMPLATE: N_TEMPLATE + N_NOISE], w[:, N_TEMPLATE + N_NOISE:]
         film = self.film(cz)
         out_bias = self.out.bias[None, :, None] + film[:, -N_OUT:, None]  # the condition straight to the maps
+        # the requested tone's sRGB (condition inputs TONE) is the albedo value's starting point: the layers learn
+        # the regions' and the detail's departures from it, and one sRGB level is about 1 degree of ITA
+        out_bias = torch.cat([out_bias[:, :3] + cond[:, TONE, None], out_bias[:, 3:]], dim=1)
         film = film[:, :-N_OUT]
         scale = 1.0 + film[:, -h:, None]  # the input layer's per-avatar scale
         film = film[:, :-h].reshape(b, self.cfg.depth, 2, -1)
