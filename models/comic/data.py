@@ -75,8 +75,8 @@ N_QUANTILES = 256
 
 @dataclasses.dataclass
 class LayoutStats:
-    """What a random layout needs from an exemplar's training part: spot (3, s, s) its centre blurred by 1.5 sigma
-    minus its mean, mean (3,); blurred by sigma / 2, quantiles (3, N_QUANTILES) each channel's distribution and
+    """What a random layout needs from an exemplar's training part, blurred by sigma / 2 as a layout starts: spot
+    (3, s, s) its centre minus its mean, mean (3,), quantiles (3, N_QUANTILES) each channel's distribution and
     palette (k, 3) its k-means colours. inks (k, 3): the k-means colours of the part itself (not blurred), the
     colours its tiles are drawn in."""
 
@@ -93,8 +93,9 @@ class LayoutStats:
         s = min(spot_size, h, w)
         top, left = (h - s) // 2, (w - s) // 2
         smooth = gaussian_blur(train_part, sigma / 2, periodic=False)
-        # the spot is smoother (1.5 sigma): its random-phase field has the regions' scale without their speckle
-        centre = gaussian_blur(train_part, 1.5 * sigma, periodic=False)[top: top + s, left: left + s]
+        # the spot keeps the regions' edges: with a smoother one (1.5 sigma) random layouts change colour in gentle
+        # steps where the exemplar's flats meet at clear edges, and fewer ink lines are drawn on them
+        centre = smooth[top: top + s, left: left + s]
         mean = centre.reshape(-1, 3).mean(0)
         q = np.quantile(smooth.reshape(-1, 3), np.linspace(0.0, 1.0, N_QUANTILES), axis=0).T
         return cls(spot=(centre - mean).transpose(2, 0, 1).astype(np.float32), mean=mean.astype(np.float32),

@@ -304,7 +304,7 @@ def plot(r: dict, style: ComicStyle, held: np.ndarray, out: Path) -> Path:
         a.legend()
     for a in ax[:3]:
         a.axis("off")
-    return save_figure(fig, out)
+    return save_figure(fig, out, colours=256)  # comic pictures have few colours
 
 
 def evaluate_and_report(weights: Path | None = None, seed: int | None = None, n: int | None = None,

@@ -50,11 +50,13 @@ def wraps(tile: np.ndarray, slack: float = WRAP_SLACK) -> bool:
     to the first is at most ``slack`` times the largest mean step between neighbouring columns (rows) inside. On a
     seamless tile the wrap column is one more sample of the same steps, so it is the largest with probability about
     1 / N (flat inks make column steps vary); a seam is several times larger. Robust for smooth tiles, where
-    ``seam_ratio`` compares one edge's few samples with a tiny average."""
+    ``seam_ratio`` compares one edge's few samples with a tiny average. The steps out of the outermost row or column
+    on each side are left out of the comparison: a border artefact (zero padding) spoils a band along the edge, and
+    its steps inside that band are as large as the one across the wrap."""
     t = np.asarray(tile, dtype=np.float64)
     for axis in (0, 1):
         steps = np.abs(np.diff(t, axis=axis, append=t.take([0], axis=axis))).mean(axis=(1 - axis, 2))
-        if steps[-1] > slack * steps[:-1].max():
+        if steps[-1] > slack * steps[1:-2].max():
             return False
     return True
 

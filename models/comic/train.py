@@ -271,5 +271,5 @@ def _training_figure(out: Path, name: str, style: ComicStyle, images: list[np.nd
         ax[2 + j].set_title(f"synthesised tile, seed {seed}")
     for a in ax[1:]:
         a.axis("off")
-    save_figure(fig, out / "report_training.png")
+    save_figure(fig, out / "report_training.png", colours=256)
 
