@@ -17,6 +17,11 @@ Layers (one small MLP shared by all texels, as matrix products over the texels, 
   a roughness with its gain, plus a per-avatar bias from the condition and, on the albedo value, the requested
   tone's sRGB itself (a skip connection: the layers learn departures from the tone, not the tone):
   brought to 1024 by bilinear upsampling, value + gain x noise1024;
+- spots (``spots`` units): sharp thresholds of the seed's noise at 1024. Unit k takes the first channel of the
+  noise at one scale (512, 256, 128 texels) brought to 1024 by the same bilinear upsampling, and two more of the
+  per-texel outputs above, a threshold and an sRGB colour change: albedo += colour x sigmoid(sharpness x (noise -
+  threshold)), with a learned sharpness per unit. Small dark spots (freckles, moles, age spots) are thresholds of
+  smooth noise; a per-texel layer at 512 followed by bilinear upsampling can only draw them blurred and faint;
 - normal: a fixed central-difference layer turns the 1024 height into tangent-space normal x, y (OpenGL, +Y
   along +v).
 """
@@ -24,6 +29,7 @@ Layers (one small MLP shared by all texels, as matrix products over the texels, 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -38,18 +44,26 @@ NAME = "texture"
 GRID = SIZE // 2
 N_TEMPLATE = len(REGIONS) + len(WRINKLES) + 3  # regions, wrinkle guides, u, v, inside
 N_NOISE = 9  # n512 (3), n256 (2), n128 (2), n32 (2) at 512
-N_OUT = 9  # albedo value (3) and gain (3), height, roughness value and gain
+N_BASE = 9  # albedo value (3) and gain (3), height, roughness value and gain
+SPOT_NOISE = (("n512", 0), ("n256", 0), ("n128", 0))  # the noise channel of each spot unit
 
 
 @dataclasses.dataclass
 class TextureConfig:
     """Architecture. latent_dim: the seed's latent; hidden: features per texel; depth: modulated hidden layers;
-    film: width of the condition's modulation network (input scale, mid scale and shift)."""
+    film: width of the condition's modulation network (input scale, mid scale and shift); spots: spot units
+    (``SPOT_NOISE``'s first ones)."""
 
     latent_dim: int = 8
     hidden: int = 32
     depth: int = 1
     film: int = 64
+    spots: int = 3
+
+    @property
+    def n_out(self) -> int:
+        """Per-texel outputs at 512: the base 9 and a threshold and a colour (3) per spot unit."""
+        return N_BASE + 4 * self.spots
 
 
 def template_input(size: int = GRID) -> torch.Tensor:
@@ -62,6 +76,14 @@ def template_input(size: int = GRID) -> torch.Tensor:
 def noise_input(noise: dict[str, torch.Tensor]) -> torch.Tensor:
     """(B, N_NOISE, 512, 512): the seed's noise at 512, 256, 128 and 32 texels brought to 512 (bilinear)."""
     return torch.cat([noise["n512"], up(noise["n256"], GRID), up(noise["n128"], GRID), up(noise["n32"], GRID)], 1)
+
+
+def spot_input(noise: dict[str, torch.Tensor], spots: int) -> torch.Tensor:
+    """(B, spots, 1024, 1024): the spot units' noise channels at 1024 (the bilinear ``up``)."""
+    b = noise["n1024"].shape[0]
+    if not spots:
+        return torch.empty(b, 0, SIZE, SIZE)
+    return torch.cat([up(noise[k][:, c: c + 1], SIZE) for k, c in SPOT_NOISE[:spots]], dim=1)
 
 
 def height_to_normal(height: torch.Tensor) -> torch.Tensor:
@@ -82,13 +104,21 @@ class TextureDecoder(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg or TextureConfig()
         n_cond = N_CONDITION + cfg.latent_dim
-        h = cfg.hidden
+        h, n_out = cfg.hidden, cfg.n_out
         self.inp = nn.Linear(N_TEMPLATE + N_NOISE + n_cond, h)
         self.film = nn.Sequential(nn.Linear(n_cond, cfg.film), nn.ReLU(inplace=True),
-                                  nn.Linear(cfg.film, N_OUT + h + 2 * h * cfg.depth))
+                                  nn.Linear(cfg.film, n_out + h + 2 * h * cfg.depth))
         self.region = nn.Linear(n_cond, h * N_TEMPLATE)  # per-avatar change of the template maps' weights
         self.mid = nn.ModuleList(nn.Linear(h, h) for _ in range(cfg.depth))
-        self.out = nn.Linear(h, N_OUT)
+        self.out = nn.Linear(h, n_out)
+        # spot units start with few texels above their threshold and no colour change; sharpness 10 per unit
+        self.sharpness = nn.Parameter(torch.full((cfg.spots,), math.log(10.0)))
+        with torch.no_grad():
+            self.out.bias[N_BASE::4] = 2.0
+            self.out.weight[N_BASE::4] = 0.0
+            for k in range(1, 4):
+                self.out.weight[N_BASE + k::4] = 0.0
+                self.out.bias[N_BASE + k::4] = 0.0
         nn.init.zeros_(self.film[-1].weight)
         nn.init.zeros_(self.film[-1].bias)
         nn.init.zeros_(self.region.weight)
@@ -101,10 +131,11 @@ class TextureDecoder(nn.Module):
         return self._template
 
     def forward(self, cond: torch.Tensor, latent: torch.Tensor, noise: dict[str, torch.Tensor],
-                crop: tuple[int, int, int] | None = None, grid_noise: torch.Tensor | None = None) -> torch.Tensor:
+                crop: tuple[int, int, int] | None = None, grid_noise: torch.Tensor | None = None,
+                spot_noise: torch.Tensor | None = None) -> torch.Tensor:
         """``crop`` (y0, x0, n) at 512 texels returns only that window (2n x 2n at 1024; training on crops, the
         normals' differences at the window's edge use replicated heights). ``grid_noise``: ``noise_input(noise)``
-        when the caller has it.
+        and ``spot_noise``: ``spot_input(noise, cfg.spots)`` when the caller has them.
 
         The whole layout without gradients runs the per-texel layers over bands of 32 rows of the 512 grid, so
         that each layer's activations (hidden x 16,384 texels, 2 MB) stay in the CPU's cache instead of streaming
@@ -112,23 +143,33 @@ class TextureDecoder(nn.Module):
         p = self._avatar_layers(cond, latent)
         g = noise_input(noise) if grid_noise is None else grid_noise
         n1024 = noise["n1024"]
+        spot = spot_input(noise, self.cfg.spots) if spot_noise is None else spot_noise
+        n_out = self.cfg.n_out
         if crop is not None:
             y0, x0, side = crop
             t = self.template().view(1, N_TEMPLATE, GRID, GRID)[..., y0: y0 + side, x0: x0 + side].flatten(2)
             y = self._texels(p, t, g[..., y0: y0 + side, x0: x0 + side].flatten(2))
             n1024 = n1024[..., 2 * y0: 2 * (y0 + side), 2 * x0: 2 * (x0 + side)]
+            spot = spot[..., 2 * y0: 2 * (y0 + side), 2 * x0: 2 * (x0 + side)]
         else:
             side, g, t = GRID, g.flatten(2), self.template()
             if torch.is_grad_enabled():
                 y = self._texels(p, t, g)
             else:
-                y = torch.empty(cond.shape[0], N_OUT, GRID * GRID)
+                y = torch.empty(cond.shape[0], n_out, GRID * GRID)
                 for a in range(0, GRID * GRID, 32 * GRID):
                     band = slice(a, a + 32 * GRID)
                     self._texels(p, t[..., band], g[..., band], out=y[..., band])
-        y = up(y.view(cond.shape[0], N_OUT, side, side), 2 * side)
-        return torch.cat([torch.addcmul(y[:, 0:3], y[:, 3:6], n1024), height_to_normal(y[:, 6:7]),
-                          torch.addcmul(y[:, 7:8], y[:, 8:9], n1024)], dim=1)
+        y = up(y.view(cond.shape[0], n_out, side, side), 2 * side)
+        albedo = torch.addcmul(y[:, 0:3], y[:, 3:6], n1024)
+        sharp = self.sharpness.exp()
+        for k in range(self.cfg.spots):
+            a = N_BASE + 4 * k
+            if torch.is_grad_enabled():
+                albedo = albedo + y[:, a + 1: a + 4] * torch.sigmoid((spot[:, k: k + 1] - y[:, a: a + 1]) * sharp[k])
+            else:  # the same operations in place: 1024^2 temporaries cost more than the arithmetic
+                albedo.addcmul_(y[:, a + 1: a + 4], (spot[:, k: k + 1] - y[:, a: a + 1]).mul_(sharp[k]).sigmoid_())
+        return torch.cat([albedo, height_to_normal(y[:, 6:7]), torch.addcmul(y[:, 7:8], y[:, 8:9], n1024)], dim=1)
 
     def _avatar_layers(self, cond: torch.Tensor, latent: torch.Tensor) -> dict:
         """Each avatar's layer parameters from its condition and latent: the input layer's template weights
@@ -140,11 +181,12 @@ class TextureDecoder(nn.Module):
         w = self.inp.weight
         w_n, w_c = w[:, N_TEMPLATE: N_TEMPLATE + N_NOISE], w[:, N_TEMPLATE + N_NOISE:]
         film = self.film(cz)
-        out_bias = self.out.bias[None, :, None] + film[:, -N_OUT:, None]  # the condition straight to the maps
+        n_out = self.cfg.n_out
+        out_bias = self.out.bias[None, :, None] + film[:, -n_out:, None]  # the condition straight to the maps
         # the requested tone's sRGB (condition inputs TONE) is the albedo value's starting point: the layers learn
         # the regions' and the detail's departures from it, and one sRGB level is about 1 degree of ITA
         out_bias = torch.cat([out_bias[:, :3] + cond[:, TONE, None], out_bias[:, 3:]], dim=1)
-        film = film[:, :-N_OUT]
+        film = film[:, :-n_out]
         scale = 1.0 + film[:, -h:, None]  # the input layer's per-avatar scale
         film = film[:, :-h].reshape(b, self.cfg.depth, 2, -1)
         w_t = (w[:, :N_TEMPLATE] + self.region(cz).view(b, h, N_TEMPLATE)) * scale
@@ -156,7 +198,7 @@ class TextureDecoder(nn.Module):
     @staticmethod
     def _texels(p: dict, t: torch.Tensor, g: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """The per-texel layers: template maps ``t`` (1, N_TEMPLATE, T) and noise ``g`` (B, N_NOISE, T) ->
-        (B, N_OUT, T), written into ``out`` when given (no gradients then)."""
+        (B, n_out, T), written into ``out`` when given (no gradients then)."""
         x = torch.baddbmm(torch.baddbmm(p["bias"], p["w_t"], t.expand(g.shape[0], -1, -1)), p["w_noise"], g).relu_()
         for mid_b, mid_w in p["mids"]:
             x = torch.baddbmm(mid_b, mid_w, x).relu_()

@@ -1,8 +1,8 @@
 """Train the TextureDecoder on maps painted by the procedural generator (``models.texture.data``).
 
 Each round draws ``batch`` requests over the product's range and their seeds, paints their maps (the data,
-never stored) and takes ``crops_per_batch`` optimiser steps on windows of them (``_crop_origin``: many on the
-head's UV island, where the small regions are, and on the hands and feet). The network sees the same seeded noise
+never stored) and takes ``crops_per_batch`` optimiser steps on windows of them (``_crop_origin``: around texels of the
+small regions, many on the head's UV island and on the hands and feet). The network sees the same seeded noise
 the generator used, so the loss can be per texel: L1 on albedo (sRGB), normal x, y (x 2) and roughness, plus L1 on
 the albedo's 4 x 4 block means (x 4, the tone), L1 on the normals' 4 x 4 block means (``normal_lowpass``: the
 wrinkles, which the pores' grain hides texel by texel), and L1 and squared error on the error's high-frequency
@@ -25,6 +25,7 @@ Seeds: training draws request seeds from ``cfg.seed``; evaluation seeds (``evalu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -44,7 +45,7 @@ from models.texture.data import (
     stack_noise,
     template_tensors,
 )
-from models.texture.model import TextureConfig, TextureDecoder, latent_for_seed, noise_input
+from models.texture.model import GRID, TextureConfig, TextureDecoder, latent_for_seed, noise_input, spot_input
 
 TRAIN_SEED_BASE = 1_000_000  # request seeds of training: TRAIN_SEED_BASE + k; evaluation uses seeds below it
 
@@ -109,13 +110,35 @@ def inputs_for(reqs: list[SkinRequest], latent_dim: int) -> tuple[torch.Tensor, 
     return cond, lat, stack_noise([noise_for_seed(r.seed) for r in reqs])
 
 
+@functools.lru_cache(maxsize=1)
+def _small_region_texels(reference: float = 0.02) -> list[np.ndarray]:
+    """For each region smaller than ``reference`` of the islands: (N, 2) rows and columns at 512 texels where it
+    holds (> 0.5) inside the islands."""
+    t = template_tensors(GRID)
+    reg, inside = t["regions"][0], t["inside"][0, 0] > 0.5
+    out = []
+    for r in range(reg.shape[0]):
+        where = (reg[r] > 0.5) & inside
+        if 0 < where.sum() < reference * inside.sum():
+            out.append(torch.nonzero(where).numpy())
+    return out
+
+
 def _crop_origin(rng: np.random.Generator, n: int) -> tuple[int, int]:
-    """(row, column) of a crop's corner at 512 texels: 45 % on the head island (right side of the layout, where
-    the face's small regions are), 15 % on the hands and feet (bottom), the rest anywhere."""
+    """(row, column) of a crop's corner at 512 texels: 20 % around a texel of a small region (a region drawn
+    first, each alike: the mouth, eyebrows and nails are a few hundred texels, anywhere on the layout), 30 % on
+    the head island (right side of the layout, where the face's small regions are), 15 % on the hands and feet
+    (bottom), the rest anywhere."""
     u = rng.random()
-    if u < 0.45:
+    if u < 0.2:
+        texels = _small_region_texels()
+        yx = texels[int(rng.integers(0, len(texels)))]
+        y, x = yx[int(rng.integers(0, len(yx)))]
+        lo_y, lo_x = max(0, y - n + 1), max(0, x - n + 1)
+        return (int(rng.integers(lo_y, min(y, GRID - n) + 1)), int(rng.integers(lo_x, min(x, GRID - n) + 1)))
+    if u < 0.5:
         return int(rng.integers(90, max(91, 400 - n + 1))), int(rng.integers(330, 512 - n + 1))
-    if u < 0.6:
+    if u < 0.65:
         return int(rng.integers(512 - n - 16, 512 - n + 1)), int(rng.integers(0, 512 - n + 1))
     return int(rng.integers(0, 512 - n + 1)), int(rng.integers(0, 512 - n + 1))
 
@@ -146,7 +169,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         seed_counter += cfg.batch
         cond, lat, noise = inputs_for(reqs, model.cfg.latent_dim)
         target = maps_target(procedural_maps(reqs, noise))
-        grid = noise_input(noise)  # once per round, not once per crop
+        grid, spot = noise_input(noise), spot_input(noise, model.cfg.spots)  # once per round, not once per crop
         losses = []
         for _ in range(cfg.crops_per_batch):
             frac = min((time.perf_counter() - t0) / budget, 1.0)
@@ -154,7 +177,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
                 g["lr"] = cfg.lr_end + 0.5 * (cfg.lr - cfg.lr_end) * (1 + np.cos(np.pi * frac))
             y0, x0 = _crop_origin(rng, cfg.crop)
             n = cfg.crop
-            pred = model(cond, lat, noise, crop=(y0, x0, n), grid_noise=grid)
+            pred = model(cond, lat, noise, crop=(y0, x0, n), grid_noise=grid, spot_noise=spot)
             sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
             loss = texel_loss(pred, target[sl], inside[sl], cfg.detail_weight, cfg.normal_lowpass, cfg.hf_squared)
             opt.zero_grad()
