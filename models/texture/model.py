@@ -160,16 +160,20 @@ class TextureDecoder(nn.Module):
                 for a in range(0, GRID * GRID, 32 * GRID):
                     band = slice(a, a + 32 * GRID)
                     self._texels(p, t[..., band], g[..., band], out=y[..., band])
-        y = up(y.view(cond.shape[0], n_out, side, side), 2 * side)
-        albedo = torch.addcmul(y[:, 0:3], y[:, 3:6], n1024)
+        # upsampled a few channels at a time: each group's 1024 maps stay in the CPU's cache while they are made
+        # (all 21 at once: 48 ms; the base 9 and each unit's 4 apart: about a third of that)
+        y = y.view(cond.shape[0], n_out, side, side)
+        base = up(y[:, :N_BASE], 2 * side)
+        albedo = torch.addcmul(base[:, 0:3], base[:, 3:6], n1024)
         sharp = self.sharpness.exp()
         for k in range(self.cfg.spots):
-            a = N_BASE + 4 * k
+            u = up(y[:, N_BASE + 4 * k: N_BASE + 4 * k + 4], 2 * side)  # threshold, colour (3)
             if torch.is_grad_enabled():
-                albedo = albedo + y[:, a + 1: a + 4] * torch.sigmoid((spot[:, k: k + 1] - y[:, a: a + 1]) * sharp[k])
+                albedo = albedo + u[:, 1:4] * torch.sigmoid((spot[:, k: k + 1] - u[:, 0:1]) * sharp[k])
             else:  # the same operations in place: 1024^2 temporaries cost more than the arithmetic
-                albedo.addcmul_(y[:, a + 1: a + 4], (spot[:, k: k + 1] - y[:, a: a + 1]).mul_(sharp[k]).sigmoid_())
-        return torch.cat([albedo, height_to_normal(y[:, 6:7]), torch.addcmul(y[:, 7:8], y[:, 8:9], n1024)], dim=1)
+                albedo.addcmul_(u[:, 1:4], (spot[:, k: k + 1] - u[:, 0:1]).mul_(sharp[k]).sigmoid_())
+        return torch.cat([albedo, height_to_normal(base[:, 6:7]), torch.addcmul(base[:, 7:8], base[:, 8:9], n1024)],
+                         dim=1)
 
     def _avatar_layers(self, cond: torch.Tensor, latent: torch.Tensor) -> dict:
         """Each avatar's layer parameters from its condition and latent: the input layer's template weights
