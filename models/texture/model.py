@@ -80,9 +80,8 @@ def noise_input(noise: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def spot_input(noise: dict[str, torch.Tensor], spots: int) -> torch.Tensor:
     """(B, spots, 1024, 1024): the spot units' noise channels at 1024 (the bilinear ``up``)."""
-    b = noise["n1024"].shape[0]
     if not spots:
-        return torch.empty(b, 0, SIZE, SIZE)
+        return torch.empty(noise["n1024"].shape[0], 0, SIZE, SIZE)
     return torch.cat([up(noise[k][:, c: c + 1], SIZE) for k, c in SPOT_NOISE[:spots]], dim=1)
 
 
@@ -114,11 +113,9 @@ class TextureDecoder(nn.Module):
         # spot units start with few texels above their threshold and no colour change; sharpness 10 per unit
         self.sharpness = nn.Parameter(torch.full((cfg.spots,), math.log(10.0)))
         with torch.no_grad():
-            self.out.bias[N_BASE::4] = 2.0
-            self.out.weight[N_BASE::4] = 0.0
-            for k in range(1, 4):
-                self.out.weight[N_BASE + k::4] = 0.0
-                self.out.bias[N_BASE + k::4] = 0.0
+            self.out.weight[N_BASE:] = 0.0
+            self.out.bias[N_BASE:] = 0.0
+            self.out.bias[N_BASE::4] = 2.0  # the thresholds
         nn.init.zeros_(self.film[-1].weight)
         nn.init.zeros_(self.film[-1].bias)
         nn.init.zeros_(self.region.weight)
