@@ -49,6 +49,7 @@ BLOOD = {"cheeks": 2.0, "nose": 1.6, "forehead": 1.4, "lips": 4.5, "ears": 1.5, 
          "mouth": 8.0}
 ROUGHNESS = {"lips": 0.35, "nose": 0.38, "forehead": 0.42, "cheeks": 0.48, "palms": 0.62, "soles": 0.65,
              "nails": 0.25, "eyebrows": 0.7, "mouth": 0.2}
+SPOT_OFF = 4.0  # a spot threshold the upsampled unit-variance noise next to never reaches
 NOISE_SHAPES = {"n1024": (1, 1024), "n512": (3, 512), "n256": (2, 256), "n128": (2, 128), "n32": (2, 32)}
 _LUT_MELANIN = (0.0, 0.9)
 _LUT_LOG_BLOOD = (math.log(0.002), math.log(0.4))
@@ -176,7 +177,9 @@ def _col(values: list[float]) -> torch.Tensor:
 @torch.no_grad()
 def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The generator: requests and their noise -> ``albedo`` (B, 3, S, S) sRGB 0-1, ``normal`` (B, 2, S, S)
-    tangent-space x, y in -1..1, ``roughness`` (B, 1, S, S) 0-1, at S = 1024."""
+    tangent-space x, y in -1..1, ``roughness`` (B, 1, S, S) 0-1, at S = 1024, and ``thresholds`` (B, 3, S, S):
+    the noise level above which freckles (n512), moles (n256) and age spots (n128) are drawn, ``SPOT_OFF``
+    where that kind is not drawn."""
     S = SIZE
     t = template_tensors(S)
     reg, wr = t["regions"], t["wrinkles"]
@@ -205,14 +208,20 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor]) -> 
     skin_only = (1 - r("lips")) * (1 - r("nails")) * (1 - r("mouth"))
     fr_region = torch.clamp(r("face") + 0.8 * r("sun"), 0, 1) * skin_only
     d = freck * fr_region
-    freckle = torch.sigmoid((up(n512[:, :1], S) - (2.4 - 1.5 * d)) / 0.1) * torch.clamp(d / 0.05, 0, 1)
+    thr_f, gate_f = 2.4 - 1.5 * d, torch.clamp(d / 0.05, 0, 1)
+    freckle = torch.sigmoid((up(n512[:, :1], S) - thr_f) / 0.1) * gate_f
     mole_rate = torch.clamp(age / 35.0, 0, 1) * torch.clamp(1.6 - age / 70.0, 0.6, 1.0)
-    mole = torch.sigmoid((up(n256[:, :1], S) - (2.45 - 0.35 * mole_rate)) / 0.06) * skin_only \
-        * (1 - r("palms")) * (1 - r("soles")) * torch.clamp(age / 3.0, 0, 1)
+    thr_m = (2.45 - 0.35 * mole_rate).expand(-1, 1, S, S)
+    gate_m = skin_only * (1 - r("palms")) * (1 - r("soles")) * torch.clamp(age / 3.0, 0, 1)
+    mole = torch.sigmoid((up(n256[:, :1], S) - thr_m) / 0.06) * gate_m
     spot_age = torch.clamp((age - 45.0) / 35.0, 0, 1)
-    spot = torch.sigmoid((up(n128[:, :1], S) - (2.7 - 1.1 * spot_age)) / 0.1) * r("sun") * skin_only \
-        * torch.clamp(spot_age / 0.05, 0, 1)
+    thr_s = (2.7 - 1.1 * spot_age).expand(-1, 1, S, S)
+    gate_s = r("sun") * skin_only * torch.clamp(spot_age / 0.05, 0, 1)
+    spot = torch.sigmoid((up(n128[:, :1], S) - thr_s) / 0.1) * gate_s
     logm = logm + freckle * math.log(2.2) + mole * math.log(4.0) + spot * math.log(1.8)
+    # each spot kind's threshold where it is drawn (gate above one half), SPOT_OFF elsewhere: training targets
+    thresholds = torch.cat([torch.where(g > 0.5, th, SPOT_OFF) for th, g in
+                            ((thr_f, gate_f), (thr_m, gate_m), (thr_s, gate_s))], dim=1)
     melanin = torch.exp(logm).clamp(0.0, 0.9)
     blood = torch.exp(logb).clamp(0.002, 0.4)
     lin = skin_colour(melanin, blood)
@@ -246,7 +255,7 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor]) -> 
     for name, v in ROUGHNESS.items():
         rough = rough + r(name) * (v - rough)
     rough = rough + 0.1 * beard + 0.03 * n1024
-    return {"albedo": albedo, "normal": nrm[:, :2], "roughness": rough.clamp(0, 1)}
+    return {"albedo": albedo, "normal": nrm[:, :2], "roughness": rough.clamp(0, 1), "thresholds": thresholds}
 
 
 def random_request(rng: np.random.Generator, seed: int) -> SkinRequest:

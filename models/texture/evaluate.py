@@ -11,8 +11,9 @@ tinted: ``pipeline.core.skin_tone``), every row in the same run.
    power spectrum of the high-frequency albedo band per octave (top octave excluded); blob (freckles, moles,
    age spots: ``skimage.feature.blob_log`` on the darkness of the skin) counts and radii.
 4. Diversity (same tone, different seeds) and determinism (same seed, same bytes).
-5. Attributes: Spearman correlations of freckle count with ``freckles``, of age-spot density with age, and of
-   the forehead's wrinkle energy (normal map) with age, 100 requests each, plotted.
+5. Attributes: Spearman correlations of freckle count with ``freckles``, of age-spot density with age (brown
+   blobs: darker and yellower than the skin around them, on sun-exposed skin with the face; the generator's own
+   score printed beside), and of the forehead's wrinkle energy (normal map) with age, 100 requests each, plotted.
 6. Seams: colour difference across paired UV seam edges after a Gaussian low-pass (sigma 2 texels).
 """
 
@@ -205,13 +206,35 @@ def octave_power(patch: np.ndarray) -> np.ndarray:
     return np.array([p[(f >= a) & (f < b)].mean() for a, b in itertools.pairwise(edges)])
 
 
-def blobs(alb: np.ndarray, region: np.ndarray, min_sigma: float, max_sigma: float, threshold: float) -> np.ndarray:
-    """Radii (texels) of dark blobs (spots darker than the skin around them) inside ``region``."""
+def local_median(x: np.ndarray, where: np.ndarray, size: int, tile: int = 32) -> np.ndarray:
+    """``scipy.ndimage.median_filter(x, size)`` (H, W) where ``where`` holds, computed only over tiles that hold
+    some of it (each with the filter's margin, so the values there are the whole image's); 0 elsewhere."""
     from scipy.ndimage import median_filter
+
+    out = np.zeros_like(x)
+    m = size // 2
+    h, w = x.shape
+    for y in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            if not where[y: y + tile, x0: x0 + tile].any():
+                continue
+            ya, xa = max(0, y - m), max(0, x0 - m)
+            win = median_filter(x[ya: min(h, y + tile + m), xa: min(w, x0 + tile + m)], size=size)
+            out[y: y + tile, x0: x0 + tile] = win[y - ya: y - ya + tile, x0 - xa: x0 - xa + tile]
+    return out
+
+
+def blobs(alb: np.ndarray, region: np.ndarray, min_sigma: float, max_sigma: float, threshold: float,
+          yellower: bool = False) -> np.ndarray:
+    """Radii (texels) of dark blobs (spots darker than the skin around them) inside ``region``; with ``yellower``
+    only where the skin is also yellower (CIELAB b*) than around it: brown spots, not bluish veins."""
     from skimage.feature import blob_log
 
-    lum = _lab(alb).reshape((*alb.shape[:2], 3))[..., 0] / 100.0
-    dark = np.clip(median_filter(lum, size=15) - lum, 0, None) * region
+    lab = _lab(alb).reshape((*alb.shape[:2], 3))
+    lum = lab[..., 0] / 100.0
+    dark = np.clip(local_median(lum, region > 0, 15) - lum, 0, None) * region
+    if yellower:
+        dark *= lab[..., 2] > local_median(lab[..., 2], region > 0, 15)
     found = blob_log(dark, min_sigma=min_sigma, max_sigma=max_sigma, num_sigma=6, threshold=threshold)
     return found[:, 2] * np.sqrt(2) if len(found) else np.zeros(0)
 
@@ -229,6 +252,18 @@ def _sun_zone() -> np.ndarray:
     reg = t["regions"]
     return ((reg[..., REGIONS.index("sun")] > 0.5) & (reg[..., REGIONS.index("face")] < 0.1)
             & (t["inside"] > 0.5)).astype(np.float64)
+
+
+def _age_spot_zone() -> np.ndarray:
+    """Sun-exposed skin, the face included, without lips, eyebrows, eyelids, beard and the veins' region."""
+    t = template_maps(1024)
+    reg = t["regions"]
+
+    def r(name: str) -> np.ndarray:
+        return reg[..., REGIONS.index(name)]
+
+    keep = (r("lips") < 0.1) & (r("eyebrows") < 0.1) & (r("eyelids") < 0.1) & (r("beard") < 0.1) & (r("veins") < 0.1)
+    return (((r("sun") > 0.5) | (r("face") > 0.5)) & keep & (t["inside"] > 0.5)).astype(np.float64)
 
 
 def _blob_stats(radii: list[np.ndarray]) -> dict:
@@ -331,9 +366,12 @@ def wrinkle_energy(normal_xy: np.ndarray, mask: np.ndarray, sigma: float = 2.0) 
     return float(np.mean([np.mean(gaussian_filter(c, sigma)[mask] ** 2) for c in normal_xy]))
 
 
+GENERATOR_AGE_REQUESTS = 24  # the generator's own age-spot score (a reference) on the first of the age requests
+
+
 def attribute_checks(model: TextureDecoder, seed: int, n: int) -> dict:
     rng = np.random.default_rng([seed, 0xA77])
-    fz, sz = _freckle_zone(), _sun_zone()
+    fz = _freckle_zone()
     forehead = template_maps(1024)["regions"][..., REGIONS.index("forehead")] > 0.5
     fr = rng.uniform(0, 1, n)
     reqs = [SkinRequest(ita=50.0, age=25.0, sex=0.0, hair=HAIR_COLORS["red"], freckles=float(f),
@@ -344,13 +382,29 @@ def attribute_checks(model: TextureDecoder, seed: int, n: int) -> dict:
     ages = rng.uniform(20, 90, n)
     reqs = [SkinRequest(ita=40.0, age=float(a), sex=float(k % 2), hair=default_hair(40.0, float(a)), freckles=0.0,
                         seed=int(rng.integers(0, 1_000_000))) for k, a in enumerate(ages)]
-    spots, wrinkles = [], []
+    # age spots: brown blobs (darker and yellower than around them) on sun-exposed skin with the face (these
+    # requests have no freckles); darkness alone in the sun zone away from the face counts mostly veins and moles,
+    # so that the generator's own maps followed age at only about 0.5 there. The generator's score is printed beside.
+    az = _age_spot_zone()
+    spots, gen_spots, wrinkles = [], [], []
+    n_gen = min(n, GENERATOR_AGE_REQUESTS)
+
+    def spot_density(maps: torch.Tensor) -> list[float]:
+        return [len(blobs(a, az, 2.0, 6.0, 0.02, yellower=True)) / az.sum() * 1e4 for a in _u8(maps[:, :3])]
+
     for i in range(0, n, 4):
-        out = network_output(model, reqs[i: i + 4])
-        spots += [len(blobs(a, sz, 2.0, 6.0, 0.02)) / sz.sum() * 1e4 for a in _u8(out[:, :3])]
+        if i < n_gen:
+            out, gen = _outputs(model, reqs[i: min(i + 4, n_gen)])
+            gen_spots += spot_density(gen)
+            if i + 4 > n_gen:
+                out = torch.cat([out, network_output(model, reqs[n_gen: i + 4])])
+        else:
+            out = network_output(model, reqs[i: i + 4])
+        spots += spot_density(out)
         wrinkles += [wrinkle_energy(nxy, forehead) for nxy in out[:, 3:5].numpy()]
     return {"n": n, "freckles_vs_count": _spearman(fr, np.array(counts)),
             "age_vs_age_spots": _spearman(ages, np.array(spots)),
+            "generator_age_vs_age_spots": _spearman(ages[:n_gen], np.array(gen_spots)), "generator_n": n_gen,
             "age_vs_forehead_wrinkle_energy": _spearman(ages, np.array(wrinkles)),
             "series": {"freckles": fr.round(3).tolist(), "freckle_count": counts, "age": ages.round(2).tolist(),
                        "age_spots_per_1e4_texels": np.round(spots, 3).tolist(),
@@ -438,7 +492,9 @@ def print_report(r: dict) -> None:
           + f"; same seed same bytes: {dv['same_seed_same_bytes']}")
     a = r["attributes"]
     print(f"attributes (Spearman, {a['n']} each): freckles {a['freckles_vs_count']:.3f}, age spots "
-          f"{a['age_vs_age_spots']:.3f}, forehead wrinkles {a['age_vs_forehead_wrinkle_energy']:.3f}")
+          f"{a['age_vs_age_spots']:.3f} (generator {a['generator_age_vs_age_spots']:.3f} on the first "
+          f"{a['generator_n']}), forehead wrinkles "
+          f"{a['age_vs_forehead_wrinkle_energy']:.3f}")
     s = r["seams"]
     print(f"seams: network {s['network_dE76']:.3f}, generator {s['generator_dE76']:.3f}, ratio {s['ratio']:.2f}")
     sp = r["speed"]

@@ -10,7 +10,10 @@ band (the error minus its 5 x 5 mean, x 2 and ``hf_squared``: freckles, moles an
 rare dark spots from being dropped, as L1's median alone does). Texels count more where they are rare but
 visible: the albedo's texels by up to ``1 + detail_weight`` where the target has high-frequency detail (spots,
 stubble, brow hairs), every channel by up to 6x in small regions (``region_weights``); texels outside UV islands
-count x 0.1.
+count x 0.1. The spot units' thresholds are also compared with the generator's (``threshold_loss``, x
+``threshold_weight``, per unit ``threshold_units``): through a sharp threshold the texel loss has next to no
+gradient away from a spot's edge, so rare spots (age spots on old skin) would be learned only slowly from the maps,
+and without it the freckle unit's count stops following ``freckles``.
 
 Fine-tuning on a studio's own textures (``--data DIR``): ``finetune`` reads ``DIR/<name>/albedo.png`` (sRGB),
 optional ``normal.png`` (tangent space, OpenGL convention: +Y along +v) and ``roughness.png`` (grey), all in the
@@ -36,6 +39,7 @@ import torch.nn.functional as F
 
 from models.common.reports import write_json
 from models.texture.data import (
+    SPOT_OFF,
     SkinRequest,
     condition,
     hair_tuple,
@@ -64,6 +68,8 @@ class TrainConfig:
     detail_weight: float = 8.0  # extra albedo weight on texels of the target's high-frequency detail
     normal_lowpass: float = 4.0  # weight of the normals' 4 x 4 block means
     hf_squared: float = 1.0  # weight of the squared high-frequency error (x 10)
+    threshold_weight: float = 0.1  # weight of the spot units' threshold error (L1, vs the generator's thresholds)
+    threshold_units: tuple[float, ...] = (1.0, 1.0, 1.0)  # its weight per unit (freckles, moles, age spots)
     model: TextureConfig = dataclasses.field(default_factory=TextureConfig)
 
 
@@ -92,6 +98,28 @@ def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, det
     ln = (F.avg_pool2d(pred[:, 3:5], 4) - F.avg_pool2d(target[:, 3:5], 4)).abs() * F.avg_pool2d(w, 4)
     hf2 = (hf * hf / wc).mean() * 10.0  # hf carries the weights once: squared error x weights
     return l1 + 4.0 * lp.mean() + 2.0 * hf.mean() + normal_lowpass * ln.mean() + hf_squared * hf2
+
+
+def threshold_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                   units: tuple[float, ...] | None = None) -> torch.Tensor:
+    """L1 between the spot units' thresholds ``pred`` (B, U, n, n) at 512 and the generator's ``target``
+    (B, U, 2n, 2n) at 1024 (2 x 2 means), weighted by ``mask`` (1, 1, 2n, 2n). Where the generator draws none of
+    a unit's kind (``SPOT_OFF``) any threshold at or above it is right (the unit draws none either). Each unit's
+    error is averaged apart where its kind is drawn and where it is not: age spots are drawn on a few per cent of
+    the layout and only for old skin, so a mean over every texel would leave them without a signal, and a face
+    without freckles must count as much as a freckled one. ``units`` weighs each unit's error (default: all 1)."""
+    t = F.avg_pool2d(target, 2)
+    w = F.avg_pool2d(mask, 2)
+    on = (t < SPOT_OFF - 1e-3).float() * w
+    off = w - on
+
+    def mean(err: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        return (err * where).sum(dim=(0, 2, 3)) / where.sum(dim=(0, 2, 3)).clamp_min(1.0)
+
+    per_unit = mean((pred - t).abs(), on) + mean((SPOT_OFF - pred).clamp_min(0.0), off)  # (U,)
+    if units is not None:
+        per_unit = per_unit * torch.tensor(units[:per_unit.shape[0]], dtype=per_unit.dtype)
+    return per_unit.sum()
 
 
 def region_weights(size: int = 1024, reference: float = 0.02, most: float = 6.0) -> torch.Tensor:
@@ -168,7 +196,8 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         reqs = [random_request(rng, seed_counter + k) for k in range(cfg.batch)]
         seed_counter += cfg.batch
         cond, lat, noise = inputs_for(reqs, model.cfg.latent_dim)
-        target = maps_target(procedural_maps(reqs, noise))
+        painted = procedural_maps(reqs, noise)
+        target, thresholds = maps_target(painted), painted["thresholds"]
         grid, spot = noise_input(noise), spot_input(noise, model.cfg.spots)  # once per round, not once per crop
         losses = []
         for _ in range(cfg.crops_per_batch):
@@ -177,9 +206,12 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
                 g["lr"] = cfg.lr_end + 0.5 * (cfg.lr - cfg.lr_end) * (1 + np.cos(np.pi * frac))
             y0, x0 = _crop_origin(rng, cfg.crop)
             n = cfg.crop
-            pred = model(cond, lat, noise, crop=(y0, x0, n), grid_noise=grid, spot_noise=spot)
+            pred, thr = model(cond, lat, noise, crop=(y0, x0, n), grid_noise=grid, spot_noise=spot, thresholds=True)
             sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
             loss = texel_loss(pred, target[sl], inside[sl], cfg.detail_weight, cfg.normal_lowpass, cfg.hf_squared)
+            if cfg.threshold_weight and thr.shape[1]:
+                loss = loss + cfg.threshold_weight * threshold_loss(thr, thresholds[sl][:, :thr.shape[1]], inside[sl],
+                                                                  cfg.threshold_units)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -143,6 +143,45 @@ def test_network_follows_its_generator(model):
     assert float(err) < 0.02  # sRGB, about 5 levels of 255
 
 
+def test_generator_spot_thresholds_and_their_loss():
+    """The generator's spot thresholds (training targets): age spots only on sun-exposed skin of old people, lower
+    (more spots) for more freckles; the loss pulls a unit's threshold down from above ``SPOT_OFF`` where spots are
+    drawn and leaves it where none are; a unit weighted 0 is left to the maps' loss."""
+    from models.texture.data import SPOT_OFF
+    from models.texture.train import threshold_loss
+
+    reqs = [SkinRequest(ita=50, age=a, sex=0.0, hair=HAIR_COLORS["brown"], freckles=f, seed=3)
+            for a, f in ((30, 0.2), (85, 0.9))]
+    th = procedural_maps(reqs, stack_noise([noise_for_seed(3)] * 2))["thresholds"]
+    sun = template_maps(1024)["regions"][..., REGIONS.index("sun")] > 0.9
+    # age spots (the sun zone holds nails too, where none are drawn)
+    assert (th[0, 2] == SPOT_OFF).all() and (th[1, 2][torch.from_numpy(sun)] < 2.0).float().mean() > 0.9
+    face = torch.from_numpy(template_maps(1024)["regions"][..., REGIONS.index("face")] > 0.9)
+    assert th[1, 0][face].mean() < th[0, 0][face].mean() < SPOT_OFF  # freckles
+    pred = torch.full((1, 1, 4, 4), SPOT_OFF + 1.0, requires_grad=True)
+    on, off = torch.full((1, 1, 8, 8), 1.6), torch.full((1, 1, 8, 8), SPOT_OFF)
+    mask = torch.ones(1, 1, 8, 8)
+    threshold_loss(pred, on, mask).backward()
+    assert pred.grad.sum() > 0  # gradient descent lowers it
+    assert threshold_loss(pred, off, mask) == 0
+    two = torch.full((1, 2, 4, 4), SPOT_OFF + 1.0)
+    both_on = torch.full((1, 2, 8, 8), 1.6)
+    assert threshold_loss(two, both_on, mask, units=(0.0, 1.0)) == threshold_loss(pred, on, mask)  # unit 0 left out
+
+
+def test_local_median_is_the_median_filter_where_asked():
+    from scipy.ndimage import median_filter
+
+    from models.texture.evaluate import local_median
+
+    x = np.random.default_rng(0).random((200, 150))
+    where = np.zeros_like(x, dtype=bool)
+    where[5:40, 100:149] = True
+    where[150:199, 0:3] = True
+    got = local_median(x, where, 15, tile=32)
+    assert np.array_equal(got[where], median_filter(x, size=15)[where])
+
+
 def test_network_draws_the_requested_freckles(model):
     """Freckles are small dark spots (thresholds of the seed's noise): the network draws them where its generator
     does, many more when asked for many. Counted as in the evaluation (blob detection in the face's freckle zone)."""
