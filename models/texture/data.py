@@ -179,7 +179,8 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor]) -> 
     """The generator: requests and their noise -> ``albedo`` (B, 3, S, S) sRGB 0-1, ``normal`` (B, 2, S, S)
     tangent-space x, y in -1..1, ``roughness`` (B, 1, S, S) 0-1, at S = 1024, and ``thresholds`` (B, 3, S, S):
     the noise level above which freckles (n512), moles (n256) and age spots (n128) are drawn, ``SPOT_OFF``
-    where that kind is not drawn."""
+    where that kind is not drawn, and ``spot_colours`` (B, 9, S, S): each kind's sRGB change (3) at full strength
+    on that texel's skin before any spot (before veins, pores, brows and beard)."""
     S = SIZE
     t = template_tensors(S)
     reg, wr = t["regions"], t["wrinkles"]
@@ -218,13 +219,19 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor]) -> 
     thr_s = (2.7 - 1.1 * spot_age).expand(-1, 1, S, S)
     gate_s = r("sun") * skin_only * torch.clamp(spot_age / 0.05, 0, 1)
     spot = torch.sigmoid((up(n128[:, :1], S) - thr_s) / 0.1) * gate_s
-    logm = logm + freckle * math.log(2.2) + mole * math.log(4.0) + spot * math.log(1.8)
+    factors = (2.2, 4.0, 1.8)  # melanin x factor inside a freckle, a mole, an age spot
+    base_melanin = torch.exp(logm).clamp(0.0, 0.9)
+    logm = logm + freckle * math.log(factors[0]) + mole * math.log(factors[1]) + spot * math.log(factors[2])
     # each spot kind's threshold where it is drawn (gate above one half), SPOT_OFF elsewhere: training targets
     thresholds = torch.cat([torch.where(g > 0.5, th, SPOT_OFF) for th, g in
                             ((thr_f, gate_f), (thr_m, gate_m), (thr_s, gate_s))], dim=1)
     melanin = torch.exp(logm).clamp(0.0, 0.9)
     blood = torch.exp(logb).clamp(0.002, 0.4)
     lin = skin_colour(melanin, blood)
+    # each spot kind's sRGB colour change at full strength on the spot-free skin: training targets
+    plain = linear_to_srgb(skin_colour(base_melanin, blood))
+    spot_colours = torch.cat([linear_to_srgb(skin_colour((base_melanin * f).clamp(0.0, 0.9), blood)) - plain
+                              for f in factors], dim=1)
     # veins: thin lines where a coarse noise crosses zero, visible through light and older skin
     vis = r("veins") * torch.clamp((ita + 10.0) / 60.0, 0, 1) * (0.5 + 0.5 * torch.clamp((age - 20) / 60, 0, 1))
     ridge = torch.exp(-(up(n128[:, 1:2], S) / 0.12) ** 2)
@@ -255,7 +262,8 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor]) -> 
     for name, v in ROUGHNESS.items():
         rough = rough + r(name) * (v - rough)
     rough = rough + 0.1 * beard + 0.03 * n1024
-    return {"albedo": albedo, "normal": nrm[:, :2], "roughness": rough.clamp(0, 1), "thresholds": thresholds}
+    return {"albedo": albedo, "normal": nrm[:, :2], "roughness": rough.clamp(0, 1), "thresholds": thresholds,
+            "spot_colours": spot_colours}
 
 
 def random_request(rng: np.random.Generator, seed: int) -> SkinRequest:

@@ -129,12 +129,13 @@ class TextureDecoder(nn.Module):
 
     def forward(self, cond: torch.Tensor, latent: torch.Tensor, noise: dict[str, torch.Tensor],
                 crop: tuple[int, int, int] | None = None, grid_noise: torch.Tensor | None = None,
-                spot_noise: torch.Tensor | None = None, thresholds: bool = False
+                spot_noise: torch.Tensor | None = None, spot_outputs: bool = False
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``crop`` (y0, x0, n) at 512 texels returns only that window (2n x 2n at 1024; training on crops, the
         normals' differences at the window's edge use replicated heights). ``grid_noise``: ``noise_input(noise)``
-        and ``spot_noise``: ``spot_input(noise, cfg.spots)`` when the caller has them. ``thresholds``: also
-        return the spot units' thresholds (B, spots, n, n) at 512 texels (training supervises them).
+        and ``spot_noise``: ``spot_input(noise, cfg.spots)`` when the caller has them. ``spot_outputs``: also
+        return the spot units' outputs (B, 4 x spots, n, n) at 512 texels, per unit a threshold and an sRGB colour
+        change (3) (training supervises them).
 
         The whole layout without gradients runs the per-texel layers over bands of 32 rows of the 512 grid, so
         that each layer's activations (hidden x 16,384 texels, 2 MB) stay in the CPU's cache instead of streaming
@@ -173,7 +174,7 @@ class TextureDecoder(nn.Module):
                 albedo.addcmul_(u[:, 1:4], (spot[:, k: k + 1] - u[:, 0:1]).mul_(sharp[k]).sigmoid_())
         maps = torch.cat([albedo, height_to_normal(base[:, 6:7]), torch.addcmul(base[:, 7:8], base[:, 8:9], n1024)],
                          dim=1)
-        return (maps, y[:, N_BASE::4]) if thresholds else maps
+        return (maps, y[:, N_BASE:]) if spot_outputs else maps
 
     def _avatar_layers(self, cond: torch.Tensor, latent: torch.Tensor) -> dict:
         """Each avatar's layer parameters from its condition and latent: the input layer's template weights

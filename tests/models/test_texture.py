@@ -169,6 +169,29 @@ def test_generator_spot_thresholds_and_their_loss():
     assert threshold_loss(two, both_on, mask, units=(0.0, 1.0)) == threshold_loss(pred, on, mask)  # unit 0 left out
 
 
+def test_generator_spot_colours_and_their_loss():
+    """Each spot kind's colour change (training target) darkens the skin, and an age spot is brown: blue drops
+    at least as much as red; the colour loss counts only texels where that kind is drawn."""
+    from models.texture.data import SPOT_OFF
+    from models.texture.train import spot_colour_loss
+
+    req = SkinRequest(ita=40, age=85, sex=0.0, hair=HAIR_COLORS["grey"], freckles=0.5, seed=3)
+    m = procedural_maps([req], stack_noise([noise_for_seed(3)]))
+    for k in range(3):
+        on = m["thresholds"][0, k] < SPOT_OFF
+        colour = m["spot_colours"][0, 3 * k: 3 * k + 3][:, on].median(dim=1).values
+        assert on.any() and (colour < -0.05).all(), (k, colour)
+    assert colour[2] <= colour[0]  # the age spot: brown, not grey
+    target = torch.full((1, 3, 8, 8), -0.1)
+    thr = torch.full((1, 1, 8, 8), SPOT_OFF)
+    thr[..., :4, :] = 2.0
+    pred = torch.full((1, 3, 4, 4), -0.1)
+    pred[..., 2:, :] = 5.0  # wrong only where no spot is drawn
+    assert spot_colour_loss(pred, target, thr, torch.ones(1, 1, 8, 8)) == 0
+    pred[..., 0, 0] = 0.0
+    assert spot_colour_loss(pred, target, thr, torch.ones(1, 1, 8, 8)) > 0
+
+
 def test_local_median_is_the_median_filter_where_asked():
     from scipy.ndimage import median_filter
 
@@ -200,8 +223,8 @@ def test_training_and_finetuning_run(tmp_path):
     from models.texture.train import TrainConfig, train
     from pipeline.formats.png import encode_png
 
-    log = train(tmp_path / "w", TrainConfig(minutes=5, max_rounds=1, batch=1, crops_per_batch=2, crop=32),
-                progress=False)
+    log = train(tmp_path / "w", TrainConfig(minutes=5, max_rounds=1, batch=1, crops_per_batch=2, crop=32,
+                                            spot_colour_weight=0.5), progress=False)
     assert log["steps"] == 2 and np.isfinite(log["final_loss"])
     assert TextureDecoder.load(tmp_path / "w") is not None
     # a folder of two textures in the documented format, fine-tuned for a few steps
