@@ -175,12 +175,13 @@ def _col(values: list[float]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor],
+                    spot_colours: bool = False) -> dict[str, torch.Tensor]:
     """The generator: requests and their noise -> ``albedo`` (B, 3, S, S) sRGB 0-1, ``normal`` (B, 2, S, S)
     tangent-space x, y in -1..1, ``roughness`` (B, 1, S, S) 0-1, at S = 1024, and ``thresholds`` (B, 3, S, S):
     the noise level above which freckles (n512), moles (n256) and age spots (n128) are drawn, ``SPOT_OFF``
-    where that kind is not drawn, and ``spot_colours`` (B, 9, S, S): each kind's sRGB change (3) at full strength
-    on that texel's skin before any spot (before veins, pores, brows and beard)."""
+    where that kind is not drawn; with ``spot_colours`` also ``spot_colours`` (B, 9, S, S): each kind's sRGB
+    change (3) at full strength on that texel's skin before any spot (before veins, pores, brows and beard)."""
     S = SIZE
     t = template_tensors(S)
     reg, wr = t["regions"], t["wrinkles"]
@@ -228,10 +229,6 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor]) -> 
     melanin = torch.exp(logm).clamp(0.0, 0.9)
     blood = torch.exp(logb).clamp(0.002, 0.4)
     lin = skin_colour(melanin, blood)
-    # each spot kind's sRGB colour change at full strength on the spot-free skin: training targets
-    plain = linear_to_srgb(skin_colour(base_melanin, blood))
-    spot_colours = torch.cat([linear_to_srgb(skin_colour((base_melanin * f).clamp(0.0, 0.9), blood)) - plain
-                              for f in factors], dim=1)
     # veins: thin lines where a coarse noise crosses zero, visible through light and older skin
     vis = r("veins") * torch.clamp((ita + 10.0) / 60.0, 0, 1) * (0.5 + 0.5 * torch.clamp((age - 20) / 60, 0, 1))
     ridge = torch.exp(-(up(n128[:, 1:2], S) / 0.12) ** 2)
@@ -262,8 +259,12 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor]) -> 
     for name, v in ROUGHNESS.items():
         rough = rough + r(name) * (v - rough)
     rough = rough + 0.1 * beard + 0.03 * n1024
-    return {"albedo": albedo, "normal": nrm[:, :2], "roughness": rough.clamp(0, 1), "thresholds": thresholds,
-            "spot_colours": spot_colours}
+    out = {"albedo": albedo, "normal": nrm[:, :2], "roughness": rough.clamp(0, 1), "thresholds": thresholds}
+    if spot_colours:  # training targets, four more colour lookups at 1024: only when asked
+        plain = linear_to_srgb(skin_colour(base_melanin, blood))
+        out["spot_colours"] = torch.cat([linear_to_srgb(skin_colour((base_melanin * f).clamp(0.0, 0.9), blood))
+                                         - plain for f in factors], dim=1)
+    return out
 
 
 def random_request(rng: np.random.Generator, seed: int) -> SkinRequest:

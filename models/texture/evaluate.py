@@ -239,31 +239,29 @@ def blobs(alb: np.ndarray, region: np.ndarray, min_sigma: float, max_sigma: floa
     return found[:, 2] * np.sqrt(2) if len(found) else np.zeros(0)
 
 
-def _freckle_zone() -> np.ndarray:
+def _zone(any_of: tuple[str, ...], none_of: tuple[str, ...]) -> np.ndarray:
+    """(1024, 1024) 0/1 mask of island texels in any region of ``any_of`` (weight > 0.5) and in none of
+    ``none_of`` (weight < 0.1)."""
     t = template_maps(1024)
     reg = t["regions"]
-    return ((reg[..., REGIONS.index("face")] > 0.5) & (reg[..., REGIONS.index("lips")] < 0.1)
-            & (reg[..., REGIONS.index("eyebrows")] < 0.1) & (reg[..., REGIONS.index("eyelids")] < 0.1)
-            & (t["inside"] > 0.5)).astype(np.float64)
+    keep = t["inside"] > 0.5
+    keep &= np.logical_or.reduce([reg[..., REGIONS.index(n)] > 0.5 for n in any_of])
+    for n in none_of:
+        keep &= reg[..., REGIONS.index(n)] < 0.1
+    return keep.astype(np.float64)
+
+
+def _freckle_zone() -> np.ndarray:
+    return _zone(("face",), ("lips", "eyebrows", "eyelids"))
 
 
 def _sun_zone() -> np.ndarray:
-    t = template_maps(1024)
-    reg = t["regions"]
-    return ((reg[..., REGIONS.index("sun")] > 0.5) & (reg[..., REGIONS.index("face")] < 0.1)
-            & (t["inside"] > 0.5)).astype(np.float64)
+    return _zone(("sun",), ("face",))
 
 
 def _age_spot_zone() -> np.ndarray:
     """Sun-exposed skin, the face included, without lips, eyebrows, eyelids, beard and the veins' region."""
-    t = template_maps(1024)
-    reg = t["regions"]
-
-    def r(name: str) -> np.ndarray:
-        return reg[..., REGIONS.index(name)]
-
-    keep = (r("lips") < 0.1) & (r("eyebrows") < 0.1) & (r("eyelids") < 0.1) & (r("beard") < 0.1) & (r("veins") < 0.1)
-    return (((r("sun") > 0.5) | (r("face") > 0.5)) & keep & (t["inside"] > 0.5)).astype(np.float64)
+    return _zone(("sun", "face"), ("lips", "eyebrows", "eyelids", "beard", "veins"))
 
 
 def _blob_stats(radii: list[np.ndarray]) -> dict:

@@ -103,6 +103,18 @@ def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, det
     return l1 + 4.0 * lp.mean() + 2.0 * hf.mean() + normal_lowpass * ln.mean() + hf_squared * hf2
 
 
+def _drawn(thresholds: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights (B, U, n, n) where each spot kind is drawn (``thresholds`` at 512, below ``SPOT_OFF``) and the
+    island weights ``mask`` (1, 1, 2n, 2n) brought to 512."""
+    w = F.avg_pool2d(mask, 2)
+    return (thresholds < SPOT_OFF - 1e-3).float() * w, w
+
+
+def _unit_mean(err: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """(U,) mean of ``err`` (B, U, n, n) per unit, weighted by ``where``."""
+    return (err * where).sum(dim=(0, 2, 3)) / where.sum(dim=(0, 2, 3)).clamp_min(1.0)
+
+
 def threshold_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
                    units: tuple[float, ...] | None = None) -> torch.Tensor:
     """L1 between the spot units' thresholds ``pred`` (B, U, n, n) at 512 and the generator's ``target``
@@ -112,14 +124,8 @@ def threshold_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
     the layout and only for old skin, so a mean over every texel would leave them without a signal, and a face
     without freckles must count as much as a freckled one. ``units`` weighs each unit's error (default: all 1)."""
     t = F.avg_pool2d(target, 2)
-    w = F.avg_pool2d(mask, 2)
-    on = (t < SPOT_OFF - 1e-3).float() * w
-    off = w - on
-
-    def mean(err: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-        return (err * where).sum(dim=(0, 2, 3)) / where.sum(dim=(0, 2, 3)).clamp_min(1.0)
-
-    per_unit = mean((pred - t).abs(), on) + mean((SPOT_OFF - pred).clamp_min(0.0), off)  # (U,)
+    on, w = _drawn(t, mask)
+    per_unit = _unit_mean((pred - t).abs(), on) + _unit_mean((SPOT_OFF - pred).clamp_min(0.0), w - on)  # (U,)
     if units is not None:
         per_unit = per_unit * torch.tensor(units[:per_unit.shape[0]], dtype=per_unit.dtype)
     return per_unit.sum()
@@ -131,10 +137,10 @@ def spot_colour_loss(pred: torch.Tensor, target: torch.Tensor, thresholds: torch
     ``target`` (B, 3U, 2n, 2n) at 1024 (2 x 2 means), averaged per unit over the texels where the generator draws
     that kind (``thresholds`` (B, U, 2n, 2n) below ``SPOT_OFF``), summed over units. The maps' loss sees a spot's
     colour only on the few texels above its threshold, so faint or grey spots would be learned slowly."""
-    on = (F.avg_pool2d(thresholds, 2) < SPOT_OFF - 1e-3).float() * F.avg_pool2d(mask, 2)
+    on, _ = _drawn(F.avg_pool2d(thresholds, 2), mask)
     b, u = on.shape[:2]
     err = (pred - F.avg_pool2d(target, 2)).abs().view(b, u, 3, *on.shape[2:]).sum(dim=2)
-    return ((err * on).sum(dim=(0, 2, 3)) / on.sum(dim=(0, 2, 3)).clamp_min(1.0)).sum()
+    return _unit_mean(err, on).sum()
 
 
 def region_weights(size: int = 1024, reference: float = 0.02, most: float = 6.0) -> torch.Tensor:
@@ -211,8 +217,8 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         reqs = [random_request(rng, seed_counter + k) for k in range(cfg.batch)]
         seed_counter += cfg.batch
         cond, lat, noise = inputs_for(reqs, model.cfg.latent_dim)
-        painted = procedural_maps(reqs, noise)
-        target, thresholds, colours = maps_target(painted), painted["thresholds"], painted["spot_colours"]
+        painted = procedural_maps(reqs, noise, spot_colours=cfg.spot_colour_weight > 0)
+        target, thresholds, colours = maps_target(painted), painted["thresholds"], painted.get("spot_colours")
         grid, spot = noise_input(noise), spot_input(noise, model.cfg.spots)  # once per round, not once per crop
         losses = []
         for _ in range(cfg.crops_per_batch):

@@ -176,7 +176,7 @@ def test_generator_spot_colours_and_their_loss():
     from models.texture.train import spot_colour_loss
 
     req = SkinRequest(ita=40, age=85, sex=0.0, hair=HAIR_COLORS["grey"], freckles=0.5, seed=3)
-    m = procedural_maps([req], stack_noise([noise_for_seed(3)]))
+    m = procedural_maps([req], stack_noise([noise_for_seed(3)]), spot_colours=True)
     for k in range(3):
         on = m["thresholds"][0, k] < SPOT_OFF
         colour = m["spot_colours"][0, 3 * k: 3 * k + 3][:, on].median(dim=1).values
