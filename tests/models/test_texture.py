@@ -192,6 +192,31 @@ def test_generator_spot_colours_and_their_loss():
     assert spot_colour_loss(pred, target, thr, torch.ones(1, 1, 8, 8)) > 0
 
 
+def test_region_mean_loss_counts_each_region_alike():
+    """A region's mean colour off by d costs the same for a 20-texel region as for a 400-texel one; texels
+    moved within a region (same mean) cost nothing; regions under the size floor are not counted."""
+    from models.texture.train import region_masks, region_mean_loss
+
+    masks = torch.zeros(3, 32, 32)
+    masks[0, :20, :20] = 1  # 400 texels
+    masks[1, 25:29, 25:30] = 1  # 20 texels
+    masks[2, 30, 30] = 1  # 1 texel: below the floor
+    target = torch.rand(2, 6, 32, 32)
+    assert region_mean_loss(target.clone(), target, masks) == 0
+    shuffled = target.clone()
+    shuffled[:, :, :20, :20] = shuffled[:, :, :20, :20].flip(2)
+    assert region_mean_loss(shuffled, target, masks) < 1e-6
+    big, small, lone = target.clone(), target.clone(), target.clone()
+    big[:, 0] += 0.1 * masks[0]
+    small[:, 0] += 0.1 * masks[1]
+    lone[:, 0] += 0.1 * masks[2]
+    assert torch.isclose(region_mean_loss(big, target, masks), region_mean_loss(small, target, masks))
+    assert region_mean_loss(lone, target, masks) == 0
+    full = region_masks()
+    assert full.shape == (len(REGIONS), 1024, 1024) and set(full.unique().tolist()) <= {0.0, 1.0}
+    assert full[REGIONS.index("eyebrows")].sum() > 100
+
+
 def test_local_median_is_the_median_filter_where_asked():
     from scipy.ndimage import median_filter
 
@@ -224,7 +249,7 @@ def test_training_and_finetuning_run(tmp_path):
     from pipeline.formats.png import encode_png
 
     log = train(tmp_path / "w", TrainConfig(minutes=5, max_rounds=1, batch=1, crops_per_batch=2, crop=32,
-                                            spot_colour_weight=0.5), progress=False)
+                                            spot_colour_weight=0.5, region_mean_weight=1.0), progress=False)
     assert log["steps"] == 2 and np.isfinite(log["final_loss"])
     assert TextureDecoder.load(tmp_path / "w") is not None
     # a folder of two textures in the documented format, fine-tuned for a few steps
