@@ -14,7 +14,9 @@ count x 0.1. The spot units' thresholds are also compared with the generator's (
 ``threshold_weight``, per unit ``threshold_units``): through a sharp threshold the texel loss has next to no
 gradient away from a spot's edge, so rare spots (age spots on old skin) would be learned only slowly from the maps,
 and without it the freckle unit's count stops following ``freckles``. ``spot_colour_weight`` (off by default)
-compares the units' colour changes with the generator's too (``spot_colour_loss``).
+compares the units' colour changes with the generator's too (``spot_colour_loss``). Each region's mean colour in
+the window is compared too (``region_mean_loss``, x ``region_mean_weight``, every region alike): texel losses let
+sparse dark patterns (brow hairs, knuckle creases) fade towards the skin around them.
 
 Fine-tuning on a studio's own textures (``--data DIR``): ``finetune`` reads ``DIR/<name>/albedo.png`` (sRGB),
 optional ``normal.png`` (tangent space, OpenGL convention: +Y along +v) and ``roughness.png`` (grey), all in the
@@ -73,7 +75,7 @@ class TrainConfig:
     threshold_units: tuple[float, ...] = (1.0, 1.0, 1.0)  # its weight per unit (freckles, moles, age spots)
     spot_colour_weight: float = 0.0  # weight of the spot units' colour error (L1 sRGB, where the kind is drawn);
     # 0.5 made age spots follow age (Spearman 0.91) but cost the tone (59 % within 1 degree) in 27 minutes
-    region_mean_weight: float = 0.0  # weight of each region's mean-colour error (L1 sRGB, regions alike)
+    region_mean_weight: float = 4.0  # weight of each region's mean-colour error (L1 sRGB, regions alike)
     model: TextureConfig = dataclasses.field(default_factory=TextureConfig)
 
 
