@@ -40,7 +40,7 @@ from models.texture.data import (
 )
 from models.texture.infer import network_output
 from models.texture.model import NAME, TextureDecoder
-from models.texture.template import REGIONS, seam_pairs, template_maps
+from models.texture.template import REGIONS, region_texels, seam_pairs, template_maps
 from pipeline.core.resources import weights_dir
 
 DEFAULT_SEED = 20261202
@@ -176,11 +176,10 @@ def tone_checks(model: TextureDecoder, seed: int, n: int) -> dict:
 
 # ------------------------------------------------------------------------------------------------- faithfulness
 def _region_means(alb: np.ndarray) -> dict[str, np.ndarray]:
-    t = template_maps(1024)
-    inside = t["inside"] > 0.5
+    texels = region_texels(1024)
     out = {}
     for i, r in enumerate(REGIONS):
-        m = (t["regions"][..., i] > 0.8) & inside
+        m = texels[..., i]
         if m.sum() > 30:
             out[r] = _lab(alb[m]).mean(axis=0)
     return out

@@ -273,6 +273,13 @@ def template_maps(size: int = SIZE) -> dict[str, np.ndarray]:
             "wrinkles": wr.astype(np.float32)}
 
 
+def region_texels(size: int = SIZE) -> np.ndarray:
+    """(S, S, R) bool: each region's own texels (weight > 0.8) inside the layout, in ``REGIONS`` order; the texels
+    whose mean colour is a region's colour (the texture's evaluation and its training loss)."""
+    t = template_maps(size)
+    return (t["regions"] > 0.8) & (t["inside"] > 0.5)[..., None]
+
+
 OWN_COLOUR_REGIONS = ("lips", "eyebrows", "nails", "areolae")  # coloured apart from the skin around them
 
 

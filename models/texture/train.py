@@ -53,6 +53,7 @@ from models.texture.data import (
     template_tensors,
 )
 from models.texture.model import GRID, TextureConfig, TextureDecoder, latent_for_seed, noise_input, spot_input
+from models.texture.template import region_texels
 
 TRAIN_SEED_BASE = 1_000_000  # request seeds of training: TRAIN_SEED_BASE + k; evaluation uses seeds below it
 
@@ -164,9 +165,8 @@ def region_mean_loss(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tens
 
 
 def region_masks(size: int = 1024) -> torch.Tensor:
-    """(R, S, S) float 0/1: each region's texels as the evaluation counts them (weight > 0.8, inside islands)."""
-    t = template_tensors(size)
-    return ((t["regions"][0] > 0.8) & (t["inside"][0] > 0.5)).float()
+    """(R, S, S) float 0/1: each region's texels as the evaluation counts them (``region_texels``)."""
+    return torch.from_numpy(np.ascontiguousarray(region_texels(size).transpose(2, 0, 1))).float()
 
 
 def region_weights(size: int = 1024, reference: float = 0.02, most: float = 6.0) -> torch.Tensor:
