@@ -196,13 +196,15 @@ BODY_WINDOW = (slice(300, 556), slice(180, 436))  # a 256 x 256 window of torso 
 FACE_WINDOW = (slice(430, 622), slice(760, 952))  # cheeks and nose
 
 
+OCTAVE_EDGES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2)  # cycles per texel
+
+
 def octave_power(patch: np.ndarray) -> np.ndarray:
     """Radially averaged power of a (N, N) patch in octaves of frequency: [1/64, 1/32), ..., [1/4, 1/2)."""
     n = patch.shape[0]
     p = np.abs(np.fft.fft2(patch * np.hanning(n)[:, None] * np.hanning(n)[None])) ** 2
     f = np.hypot(*np.meshgrid(np.fft.fftfreq(n), np.fft.fftfreq(n), indexing="ij"))
-    edges = [1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2]
-    return np.array([p[(f >= a) & (f < b)].mean() for a, b in itertools.pairwise(edges)])
+    return np.array([p[(f >= a) & (f < b)].mean() for a, b in itertools.pairwise(OCTAVE_EDGES)])
 
 
 def local_median(x: np.ndarray, where: np.ndarray, size: int, tile: int = 32) -> np.ndarray:

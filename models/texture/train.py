@@ -16,7 +16,9 @@ gradient away from a spot's edge, so rare spots (age spots on old skin) would be
 and without it the freckle unit's count stops following ``freckles``. ``spot_colour_weight`` (off by default)
 compares the units' colour changes with the generator's too (``spot_colour_loss``). Each region's mean colour in
 the window is compared too (``region_mean_loss``, x ``region_mean_weight``, every region alike): texel losses let
-sparse dark patterns (brow hairs, knuckle creases) fade towards the skin around them.
+sparse dark patterns (brow hairs, knuckle creases) fade towards the skin around them. Two more are optional:
+``band_power_loss`` (x ``band_power_weight``) compares the albedo luma's high-frequency power per octave, as the
+evaluation's spectrum does, and ``ita_loss`` (x ``ita_weight``) the skin texels' mean ITA, as its tone does.
 
 Fine-tuning on a studio's own textures (``--data DIR``): ``finetune`` reads ``DIR/<name>/albedo.png`` (sRGB),
 optional ``normal.png`` (tangent space, OpenGL convention: +Y along +v) and ``roughness.png`` (grey), all in the
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 import time
 from pathlib import Path
@@ -52,6 +55,7 @@ from models.texture.data import (
     stack_noise,
     template_tensors,
 )
+from models.texture.evaluate import OCTAVE_EDGES, skin_mask
 from models.texture.model import GRID, TextureConfig, TextureDecoder, latent_for_seed, noise_input, spot_input
 from models.texture.template import region_texels
 
@@ -77,6 +81,9 @@ class TrainConfig:
     spot_colour_weight: float = 0.0  # weight of the spot units' colour error (L1 sRGB, where the kind is drawn);
     # 0.5 made age spots follow age (Spearman 0.91) but cost the tone (59 % within 1 degree) in 27 minutes
     region_mean_weight: float = 4.0  # weight of each region's mean-colour error (L1 sRGB, regions alike)
+    tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
+    band_power_weight: float = 0.0  # weight of the luma's high-frequency power per octave (|log ratio|)
+    ita_weight: float = 0.0  # weight of the skin texels' mean ITA error (degrees)
     model: TextureConfig = dataclasses.field(default_factory=TextureConfig)
 
 
@@ -89,7 +96,7 @@ _WEIGHTS = torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0, 1.0])[None, :, None, None]
 
 
 def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, detail_weight: float = 0.0,
-               normal_lowpass: float = 0.0, hf_squared: float = 0.0) -> torch.Tensor:
+               normal_lowpass: float = 0.0, hf_squared: float = 0.0, tone_weight: float = 4.0) -> torch.Tensor:
     w = mask * 0.9 + 0.1
     wc = _WEIGHTS * w
     if detail_weight:
@@ -104,7 +111,68 @@ def texel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, det
     hf = (d - F.avg_pool2d(d, 5, stride=1, padding=2, count_include_pad=False)).abs() * wc
     ln = (F.avg_pool2d(pred[:, 3:5], 4) - F.avg_pool2d(target[:, 3:5], 4)).abs() * F.avg_pool2d(w, 4)
     hf2 = (hf * hf / wc).mean() * 10.0  # hf carries the weights once: squared error x weights
-    return l1 + 4.0 * lp.mean() + 2.0 * hf.mean() + normal_lowpass * ln.mean() + hf_squared * hf2
+    return l1 + tone_weight * lp.mean() + 2.0 * hf.mean() + normal_lowpass * ln.mean() + hf_squared * hf2
+
+
+@functools.lru_cache(maxsize=4)
+def _band_tools(n: int, sigma: float = 4.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For an n x n window: the high-pass of a Gaussian blur of sigma texels as a transfer function (n, n), the
+    2-D Hann window (n, n) and each octave's frequency mask (5, n, n): [1/64, 1/32), ..., [1/4, 1/2) cycles per
+    texel."""
+    f = torch.fft.fftfreq(n)
+    f = torch.hypot(f[:, None], f[None, :])
+    highpass = 1.0 - torch.exp(-2.0 * (torch.pi * sigma * f) ** 2)
+    h = torch.hann_window(n, periodic=False)
+    bands = torch.stack([((f >= a) & (f < b)).float() for a, b in itertools.pairwise(OCTAVE_EDGES)])
+    return highpass, h[:, None] * h[None, :], bands
+
+
+def band_power_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over octaves of |log(network power / generator power)| of the albedo luma's high-frequency band
+    (luma minus its Gaussian blur, sigma 4 texels, made in the frequency domain), radially averaged per octave
+    over the Hann-windowed windows ``pred`` and ``target`` (B, C >= 3, n, n), summed over the batch: the
+    evaluation's spectrum. Texel losses, whose best answer to noise the network cannot predict is the mean, leave
+    the grain fainter than the data's."""
+    highpass, hann, bands = _band_tools(pred.shape[-1])
+    luma = torch.tensor([0.2126, 0.7152, 0.0722])[None, :, None, None]
+
+    def power(x: torch.Tensor) -> torch.Tensor:
+        y = (x[:, :3] * luma).sum(1)
+        hp = torch.fft.ifft2(torch.fft.fft2(y) * highpass).real
+        p = torch.fft.fft2(hp * hann).abs().square().sum(0)  # (n, n)
+        return (bands * p).sum(dim=(1, 2)) / bands.sum(dim=(1, 2))
+
+    return (torch.log(power(pred) + 1e-12) - torch.log(power(target) + 1e-12)).abs().mean()
+
+
+_XYZ_FROM_RGB = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
+                              [0.019334, 0.119193, 0.950227]])
+_WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883])
+
+
+def ita_map(srgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, h, w) sRGB in [0, 1] -> (B, h, w) ITA degrees, atan2(L* - 50, b*), CIELAB under D65 as
+    ``skimage.color.rgb2lab`` makes it (the evaluation's colour conversion)."""
+    c = srgb.clamp(1e-4, 1.0)
+    lin = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = torch.einsum("ij,bjhw->bihw", _XYZ_FROM_RGB, lin) / _WHITE_D65[None, :, None, None]
+    f = torch.where(xyz > 0.008856, xyz.clamp_min(0.008856) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    lum = 116.0 * f[:, 1] - 16.0
+    b = 200.0 * (f[:, 1] - f[:, 2])
+    return torch.rad2deg(torch.atan2(lum - 50.0, b))
+
+
+def ita_loss(pred: torch.Tensor, target: torch.Tensor, skin: torch.Tensor, least: float = 256.0) -> torch.Tensor:
+    """|mean ITA of ``pred`` - mean ITA of ``target``| (degrees) over the skin texels ``skin`` (h, w, 0/1) of
+    each window (B, C >= 3, h, w) with more than ``least`` of them, averaged over those windows. The
+    evaluation's tone is the median ITA of the skin texels, which block means of sRGB follow only as far as the
+    grain and the spots are alike."""
+    n = skin.sum()
+    if float(n) <= least:
+        return pred.new_zeros(())
+    mp = (ita_map(pred[:, :3]) * skin).sum(dim=(1, 2)) / n
+    mt = (ita_map(target[:, :3]) * skin).sum(dim=(1, 2)) / n
+    return (mp - mt).abs().mean()
 
 
 def _drawn(thresholds: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -231,6 +299,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     inside = template_tensors()["inside"] * region_weights()
     masks = region_masks() if cfg.region_mean_weight else None
+    skin = torch.from_numpy(skin_mask(1024)).float() if cfg.ita_weight else None
     t0 = time.perf_counter()
     budget = cfg.minutes * 60.0
     log: list[dict] = []
@@ -259,7 +328,12 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
             thr = units[:, 0::4]
             k = thr.shape[1]
             sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
-            loss = texel_loss(pred, target[sl], inside[sl], cfg.detail_weight, cfg.normal_lowpass, cfg.hf_squared)
+            loss = texel_loss(pred, target[sl], inside[sl], cfg.detail_weight, cfg.normal_lowpass, cfg.hf_squared,
+                              cfg.tone_weight)
+            if skin is not None:
+                loss = loss + cfg.ita_weight * ita_loss(pred, target[sl], skin[sl[2], sl[3]])
+            if cfg.band_power_weight:
+                loss = loss + cfg.band_power_weight * band_power_loss(pred, target[sl])
             if masks is not None:
                 loss = loss + cfg.region_mean_weight * region_mean_loss(pred, target[sl], masks[:, sl[2], sl[3]])
             if cfg.threshold_weight and k:

@@ -217,6 +217,51 @@ def test_region_mean_loss_counts_each_region_alike():
     assert full[REGIONS.index("eyebrows")].sum() > 100
 
 
+def test_band_power_loss_is_the_evaluations_spectrum():
+    """The training's per-octave log power ratio of the high-frequency luma agrees with the evaluation's
+    (``octave_power`` of ``highpass_luma``) away from the window's edges, is 0 for the same maps and for maps
+    that differ by a flat offset, and is log 4 everywhere for detail twice as strong."""
+    from scipy.ndimage import gaussian_filter
+
+    from models.texture.evaluate import highpass_luma, octave_power
+    from models.texture.train import band_power_loss
+
+    rng = np.random.default_rng(3)
+    sharp = gaussian_filter(rng.random((256, 256)), 1.0)
+    soft = gaussian_filter(sharp, 1.0)
+
+    def maps(y: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.stack([y] * 3)[None]).float()
+
+    a, b = maps(soft), maps(sharp)
+    assert band_power_loss(b, b) == 0 and float(band_power_loss(b + 0.1, b)) < 1e-4
+    assert abs(float(band_power_loss(0.5 + 2 * (b - 0.5), b)) - np.log(4)) < 1e-4
+    want = np.abs(np.log(octave_power(highpass_luma(soft[..., None].repeat(3, -1) * 255))
+                         / octave_power(highpass_luma(sharp[..., None].repeat(3, -1) * 255)))).mean()
+    assert abs(float(band_power_loss(a, b)) - want) < 0.05 * want
+
+
+def test_ita_loss_is_the_evaluations_tone():
+    """The training's per-texel ITA is the evaluation's (skimage's CIELAB, ``ita_of_lab``); the tone loss is 0
+    for the same skin, counts only skin texels and only windows with enough of them."""
+    from models.texture.evaluate import _lab
+    from models.texture.train import ita_loss, ita_map
+
+    rng = np.random.default_rng(5)
+    x = (rng.random((2, 3, 16, 16)) * 0.6 + 0.2).astype(np.float32)
+    want = skin_optics.ita_of_lab(_lab(x[1].transpose(1, 2, 0) * 255.0)).reshape(16, 16)
+    assert np.abs(ita_map(torch.from_numpy(x))[1].numpy() - want).max() < 1e-3
+    t = torch.from_numpy(x)
+    skin = torch.zeros(16, 16)
+    skin[:, :8] = 1
+    assert ita_loss(t, t, skin, least=10) == 0
+    off_skin = t.clone()
+    off_skin[..., 8:] *= 0.5
+    assert ita_loss(off_skin, t, skin, least=10) == 0
+    assert ita_loss(t * 0.9, t, skin, least=10) > 1.0
+    assert ita_loss(t * 0.9, t, skin, least=200) == 0
+
+
 def test_local_median_is_the_median_filter_where_asked():
     from scipy.ndimage import median_filter
 
