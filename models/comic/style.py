@@ -112,9 +112,10 @@ class ComicStyle(nn.Module):
                                          *[x[m].mean(0, keepdims=True) for m in masks]]).astype(np.float32)
                          for x in (smooth, img))
         lay = layout(smooth, palette, self.cfg.sigma, self.cfg.bands, periodic=False, presmoothed=True)
-        if masks:  # kept regions stand in the layout in their own colour, unblurred (thin eyebrows stay)
+        if masks:  # kept regions stand in the layout in their own colour, unblurred (thin eyebrows stay): their
+            # ink's, the unsmoothed image's mean there; the smoothed mean of a thin region is half the skin's colour
             colour = lay[:3].transpose(1, 2, 0).copy()
-            for m, c in zip(masks, palette[-len(masks):], strict=True):
+            for m, c in zip(masks, inks[-len(masks):], strict=True):
                 colour[m] = c
             band = cel_bands(luminance(colour), self.cfg.bands).astype(np.float32)
             lay = np.concatenate([colour.transpose(2, 0, 1), band[None]])

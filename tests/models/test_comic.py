@@ -156,6 +156,22 @@ def test_stylise_keeps_the_colour_of_small_regions_it_is_told_to_keep(smoke_styl
     assert np.linalg.norm(kept - red) < 40 < np.linalg.norm(merged - red)
 
 
+def test_stylise_keeps_the_colour_of_a_thin_kept_region(smoke_style):
+    """A 2-texel dark line (an eyebrow's width at 1024) kept with ``keep`` stays near its own colour: it stands in
+    the layout in its unsmoothed mean, not in the smoothed one, which is halfway to the skin around it."""
+    style = ComicStyle.load(smoke_style)
+    ramp = np.linspace(0.0, 1.0, 128)[None, :, None]
+    img = (255 * (np.array([0.45, 0.3, 0.2]) + ramp * np.array([0.45, 0.4, 0.35]))).repeat(128, 0)
+    mask = np.zeros((128, 128), bool)
+    mask[60:62, 20:108] = True
+    brow = np.array([60, 40, 30])
+    img[mask] = brow
+    img = img.round().astype(np.uint8)
+    skin = img[~mask].mean(0)
+    kept = style.stylise(img, seed=3, keep=[mask])[mask].mean(0)
+    assert np.linalg.norm(kept - brow) < 0.25 * np.linalg.norm(skin - brow)
+
+
 def test_a_circularly_padded_generator_is_what_makes_the_tile_wrap(smoke_style):
     """A generator drawing strongly (random weights) wraps with circular padding, not with zero padding; the
     pooled seam ratio and ``wraps`` both see it."""
