@@ -23,9 +23,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pipeline.core.colour import REC709_LUMA
 from pipeline.core.comic import cel_bands, gaussian_blur, kmeans_palette, quantise
 
-LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+LUMA = REC709_LUMA.astype(np.float32)
 MIN_SIDE, MAX_SIDE = 32, 4096
 TRAIN_FRACTION = 0.75
 N_LAYOUT = 4  # palette-snapped blurred R, G, B and the cel band of their luminance

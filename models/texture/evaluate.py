@@ -41,6 +41,7 @@ from models.texture.data import (
 from models.texture.infer import network_output
 from models.texture.model import NAME, TextureDecoder
 from models.texture.template import REGIONS, region_texels, seam_pairs, template_maps
+from pipeline.core.colour import REC709_LUMA
 from pipeline.core.resources import weights_dir
 
 DEFAULT_SEED = 20261202
@@ -188,7 +189,7 @@ def _region_means(alb: np.ndarray) -> dict[str, np.ndarray]:
 def highpass_luma(alb: np.ndarray, sigma: float = 4.0) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
-    y = alb.astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32) / 255.0
+    y = alb.astype(np.float32) @ REC709_LUMA.astype(np.float32) / 255.0
     return y - gaussian_filter(y, sigma)
 
 

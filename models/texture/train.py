@@ -58,6 +58,7 @@ from models.texture.data import (
 from models.texture.evaluate import OCTAVE_EDGES, skin_mask
 from models.texture.model import GRID, TextureConfig, TextureDecoder, latent_for_seed, noise_input, spot_input
 from models.texture.template import region_texels
+from pipeline.core import colour
 
 TRAIN_SEED_BASE = 1_000_000  # request seeds of training: TRAIN_SEED_BASE + k; evaluation uses seeds below it
 
@@ -134,7 +135,7 @@ def band_power_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     evaluation's spectrum. Texel losses, whose best answer to noise the network cannot predict is the mean, leave
     the grain fainter than the data's."""
     highpass, hann, bands = _band_tools(pred.shape[-1])
-    luma = torch.tensor([0.2126, 0.7152, 0.0722])[None, :, None, None]
+    luma = torch.tensor(colour.REC709_LUMA, dtype=torch.float32)[None, :, None, None]
 
     def power(x: torch.Tensor) -> torch.Tensor:
         y = (x[:, :3] * luma).sum(1)
@@ -145,9 +146,11 @@ def band_power_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (torch.log(power(pred) + 1e-12) - torch.log(power(target) + 1e-12)).abs().mean()
 
 
+# scikit-image's matrix and Lab form (the evaluation's ``rgb2lab``), not ``pipeline.core.colour``'s more precise
+# one: where b* is near 0 the two give ITAs up to 0.1 degrees apart
 _XYZ_FROM_RGB = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
                               [0.019334, 0.119193, 0.950227]])
-_WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883])
+_WHITE_D65 = torch.tensor(colour.WHITE_D65, dtype=torch.float32)
 
 
 def ita_map(srgb: torch.Tensor) -> torch.Tensor:

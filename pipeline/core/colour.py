@@ -14,7 +14,8 @@ _RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
                         [0.2126729, 0.7151522, 0.0721750],
                         [0.0193339, 0.1191920, 0.9503041]])
 _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
-_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+REC709_LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 weights: luminance of linear RGB, luma of sRGB
 _EPS = 216.0 / 24389.0
 _KAPPA = 24389.0 / 27.0
 
@@ -33,7 +34,7 @@ def linear_to_srgb(c: np.ndarray) -> np.ndarray:
 
 def srgb_to_lab(c: np.ndarray) -> np.ndarray:
     """(..., 3) sRGB in [0, 1] -> (..., 3) CIELAB (L*, a*, b*), D65."""
-    xyz = srgb_to_linear(c) @ _RGB_TO_XYZ.T / _WHITE_D65
+    xyz = srgb_to_linear(c) @ _RGB_TO_XYZ.T / WHITE_D65
     f = np.where(xyz > _EPS, np.cbrt(xyz), (_KAPPA * xyz + 16.0) / 116.0)
     return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])],
                     axis=-1)
@@ -46,7 +47,7 @@ def lab_to_linear(lab: np.ndarray) -> np.ndarray:
     f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
     xyz = np.where(f ** 3 > _EPS, f ** 3, (116.0 * f - 16.0) / _KAPPA)
     xyz[..., 1] = np.where(lab[..., 0] > _KAPPA * _EPS, fy ** 3, lab[..., 0] / _KAPPA)
-    return xyz * _WHITE_D65 @ _XYZ_TO_RGB.T
+    return xyz * WHITE_D65 @ _XYZ_TO_RGB.T
 
 
 def lab_to_srgb(lab: np.ndarray) -> np.ndarray:
