@@ -23,9 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from models.common.colour import linear_to_srgb
 from models.common.reports import figure, save_figure, write_json
 from models.enhancer.data import RenderProfile, avatar_mask, psnr_on_mask
-from models.enhancer.model import RenderEnhancer, srgb, upsample
+from models.enhancer.model import RenderEnhancer, upsample
 from models.enhancer.train import NET_KEYS, inputs_from_view
 from pipeline.core.cpu_time import cpu_seconds
 
@@ -62,8 +63,8 @@ def classical_rows(x: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     from models.enhancer.model import demodulated_bicubic
 
     size = x["albedo"].shape[-2:]
-    bic = srgb(upsample(x["low"], size))
-    demod = srgb(demodulated_bicubic(x["low"], x["low_albedo"], x["low_alpha"], x["albedo"], x["alpha"])[0])
+    bic = linear_to_srgb(upsample(x["low"], size))
+    demod = linear_to_srgb(demodulated_bicubic(x["low"], x["low_albedo"], x["low_alpha"], x["albedo"], x["alpha"])[0])
     return {"bicubic": bic[0].permute(1, 2, 0).numpy(), "demodulated bicubic": demod[0].permute(1, 2, 0).numpy()}
 
 

@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from models.common.colour import linear_to_srgb
+
 EPS = 1e-2  # keeps the lighting finite where the albedo is black
 LIGHT_MAX = 64.0  # lighting / albedo: bright light on dark skin reaches tens
 EXTRA_KEYS = ("profile", "data_seed", "iterations")  # recorded beside the config by training
@@ -53,12 +55,6 @@ def encode(x: torch.Tensor) -> torch.Tensor:
 
 def decode(y: torch.Tensor) -> torch.Tensor:
     return y.clamp(min=0.0).pow(2.2)
-
-
-def srgb(x: torch.Tensor) -> torch.Tensor:
-    """Linear -> display sRGB (the exact curve), clipped to [0, 1]."""
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=1e-8).pow(1.0 / 2.4) - 0.055)
 
 
 def upsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -137,14 +133,14 @@ class RenderEnhancer(nn.Module):
     def forward(self, low: torch.Tensor, low_albedo: torch.Tensor, low_alpha: torch.Tensor, albedo: torch.Tensor,
                 normal: torch.Tensor, depth: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         base, light = self.estimate(low, low_albedo, low_alpha, albedo, alpha)
-        base_d = srgb(base)
+        base_d = linear_to_srgb(base)
         full = [base_d]
         feats = [encode(low)]
         if self.cfg.aux:
             feats.append(encode(light))
             full += [encode(effective_albedo(albedo, alpha)), normal, depth, alpha]
         if self.blend:
-            plain_d = srgb(plain_bicubic(low))
+            plain_d = linear_to_srgb(plain_bicubic(low))
             full.append(plain_d)
         z = torch.cat([*feats, F.pixel_unshuffle(torch.cat(full, 1), 2)], 1)
         if self.up.weight.is_contiguous(memory_format=torch.channels_last):  # as ``load`` leaves it for CPU

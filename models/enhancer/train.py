@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.common.colour import linear_to_srgb
 from models.common.reports import figure, plot_curves, save_figure, write_json
 from models.common.threads import machine_cores, set_torch_threads
 from models.enhancer.data import RenderProfile, avatar_mask, load_view
-from models.enhancer.model import EnhancerConfig, RenderEnhancer, srgb
+from models.enhancer.model import EnhancerConfig, RenderEnhancer
 
 
 @dataclasses.dataclass
@@ -67,7 +68,7 @@ def inputs_from_view(view: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
            "alpha": chw(view["alpha"])}
     if "ref" in view:
         ref = chw(view["ref"])
-        out["target"] = srgb(ref[:, :3] + (1.0 - ref[:, 3:4]) * bg)
+        out["target"] = linear_to_srgb(ref[:, :3] + (1.0 - ref[:, 3:4]) * bg)
         out["mask"] = chw(avatar_mask(view["alpha"]).astype(np.float32))
     return out
 
@@ -151,7 +152,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True,
             opts[k].step()
             acc[k] += float(loss.detach())
         with torch.no_grad():
-            acc["base"] += float(((srgb(nets["enhancer"].estimate(x["low"], x["low_albedo"], x["low_alpha"],
+            acc["base"] += float(((linear_to_srgb(nets["enhancer"].estimate(x["low"], x["low_albedo"], x["low_alpha"],
                                                                    x["albedo"], x["alpha"])[0])
                                    - x["target"]).abs() * w).mean() / w.mean())
         it += 1

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from models.common.colour import linear_to_srgb
 from models.texture import skin_optics
 from models.texture.template import REGIONS, SIZE, template_maps
 from pipeline.core.fields import HAIR_COLORS
@@ -163,11 +164,6 @@ def template_tensors(size: int = SIZE) -> dict[str, torch.Tensor]:
 def _region(reg: torch.Tensor, name: str) -> torch.Tensor:
     i = REGIONS.index(name)
     return reg[:, i: i + 1]
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
 
 
 def _col(values: list[float]) -> torch.Tensor:

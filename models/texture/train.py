@@ -65,7 +65,8 @@ TRAIN_SEED_BASE = 1_000_000  # request seeds of training: TRAIN_SEED_BASE + k; e
 
 @dataclasses.dataclass
 class TrainConfig:
-    minutes: float = 27.0
+    minutes: float = 27.0  # wall-clock cap
+    steps: int | None = None  # optimiser steps, in whole rounds (the schedule follows them) unless the minutes end
     seed: int = 1234
     batch: int = 4
     crops_per_batch: int = 16
@@ -309,9 +310,12 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     seed_counter = TRAIN_SEED_BASE + cfg.seed * 10_000
     bar = tqdm(total=int(budget), unit="s", disable=not progress, desc="texture")
     step = 0
+    def progress_fraction() -> float:
+        frac = (time.perf_counter() - t0) / budget
+        return min(max(frac, step / cfg.steps) if cfg.steps else frac, 1.0)
+
     for rnd in range(cfg.max_rounds):
-        elapsed = time.perf_counter() - t0
-        if elapsed > budget:
+        if progress_fraction() >= 1.0:
             break
         reqs = [random_request(rng, seed_counter + k) for k in range(cfg.batch)]
         seed_counter += cfg.batch
@@ -321,7 +325,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         grid, spot = noise_input(noise), spot_input(noise, model.cfg.spots)  # once per round, not once per crop
         losses = []
         for _ in range(cfg.crops_per_batch):
-            frac = min((time.perf_counter() - t0) / budget, 1.0)
+            frac = progress_fraction()
             for g in opt.param_groups:
                 g["lr"] = cfg.lr_end + 0.5 * (cfg.lr - cfg.lr_end) * (1 + np.cos(np.pi * frac))
             y0, x0 = _crop_origin(rng, cfg.crop)

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from models.common.colour import linear_to_srgb
 from models.enhancer.data import RenderProfile, avatar_mask, display, load_view, psnr_on_mask
-from models.enhancer.model import EnhancerConfig, RenderEnhancer, demodulated_bicubic, srgb
+from models.enhancer.model import EnhancerConfig, RenderEnhancer, demodulated_bicubic
 from models.enhancer.train import NET_KEYS, TrainConfig, inputs_from_view, train, views_dir
 from pipeline.cli import main
 from pipeline.jobs.enhancer_renders import render_dataset
@@ -56,10 +57,11 @@ def test_a_fresh_enhancer_is_the_demodulated_estimate(views):
     net = RenderEnhancer().eval()
     with torch.inference_mode():
         y = net(*(x[k] for k in NET_KEYS))
-        base = srgb(demodulated_bicubic(x["low"], x["low_albedo"], x["low_alpha"], x["albedo"], x["alpha"])[0])
+        base = linear_to_srgb(
+            demodulated_bicubic(x["low"], x["low_albedo"], x["low_alpha"], x["albedo"], x["alpha"])[0])
     assert torch.equal(y, base.clamp(0, 1))
     # the demodulated estimate is closer to the reference than plain bicubic on the avatar
-    plain = srgb(torch.nn.functional.interpolate(x["low"], size=(64, 64), mode="bicubic"))
+    plain = linear_to_srgb(torch.nn.functional.interpolate(x["low"], size=(64, 64), mode="bicubic"))
     m = x["mask"].bool().expand_as(base)
     assert (base - x["target"]).abs()[m].mean() < (plain - x["target"]).abs()[m].mean()
 
@@ -69,8 +71,9 @@ def test_a_fresh_blending_enhancer_is_the_mean_of_both_estimates(views):
     net = RenderEnhancer(EnhancerConfig(blend=True)).eval()
     with torch.inference_mode():
         y = net(*(x[k] for k in NET_KEYS))
-        demod = srgb(demodulated_bicubic(x["low"], x["low_albedo"], x["low_alpha"], x["albedo"], x["alpha"])[0])
-        plain = srgb(torch.nn.functional.interpolate(x["low"], size=(64, 64), mode="bicubic").clamp(min=0.0))
+        demod = linear_to_srgb(
+            demodulated_bicubic(x["low"], x["low_albedo"], x["low_alpha"], x["albedo"], x["alpha"])[0])
+        plain = linear_to_srgb(torch.nn.functional.interpolate(x["low"], size=(64, 64), mode="bicubic").clamp(min=0.0))
     assert torch.allclose(y, (0.5 * (demod + plain)).clamp(0, 1), atol=1e-6)
     assert not torch.allclose(demod, plain, atol=1e-3)  # two different estimates
 
