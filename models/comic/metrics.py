@@ -11,6 +11,8 @@
   et al. 2017 showed random filters carry texture statistics); ``sifid`` is the Frechet distance between the
   Gaussian statistics of a random three-layer network's features (single-image FID, Shaham et al. 2019, with a
   random network in place of Inception).
+- ``RandomFeatures.statistics_distance``: those statistics pooled over a batch, differentiable, for training
+  (with filters from the training's seed, never the evaluation's).
 - ``nearest_patch``: mean distance from each 16-pixel patch of an image to its nearest patch of a reference.
 """
 
@@ -109,6 +111,31 @@ class RandomFeatures:
         """Relative Gram distance, averaged over scales: ||G_a - G_b|| / ||G_b||."""
         return float(np.mean([float((ga - gb).norm() / gb.norm().clamp_min(1e-12))
                               for ga, gb in zip(self.grams(a), self.grams(b), strict=True)]))
+
+    def batch_statistics(self, x: torch.Tensor, scales: int = 3) -> list[torch.Tensor]:
+        """Differentiable statistics of a batch ``x`` (B, 3, H, W) in [0, 1], pooled over its images: the Gram
+        matrix of the rectified filter responses at each of ``scales`` octaves, then the random network's feature
+        mean (width,) and covariance (width, width), the statistics ``gram`` and ``sifid`` compare."""
+        out = []
+        y = x
+        for s in range(scales):
+            r = F.relu(F.conv2d(y - 0.5, self.filters)).transpose(0, 1).flatten(1)  # (filters, B * positions)
+            out.append(r @ r.T / r.shape[1])
+            if s < scales - 1:
+                y = F.avg_pool2d(y, 2)
+        f = F.relu(F.conv2d(x - 0.5, self.net[0], padding=1))
+        f = F.relu(F.conv2d(f, self.net[1], stride=2, padding=1))
+        f = F.conv2d(f, self.net[2], padding=1).transpose(0, 1).flatten(1).T  # (B * positions, width)
+        mean = f.mean(0)
+        c = f - mean
+        return [*out, mean, c.T @ c / max(f.shape[0] - 1, 1)]
+
+    def statistics_distance(self, x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """Mean over ``batch_statistics`` of ||S_x - S_ref|| / ||S_ref|| (differentiable in ``x``)."""
+        with torch.no_grad():
+            ref = self.batch_statistics(reference)
+        return torch.stack([(a - b).norm() / b.norm().clamp_min(1e-12)
+                            for a, b in zip(self.batch_statistics(x), ref, strict=True)]).mean()
 
     def features(self, image: np.ndarray) -> np.ndarray:
         """(positions, width) the random network's last-layer features (stride 2 after the first layer)."""

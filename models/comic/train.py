@@ -8,10 +8,13 @@ layout has: that is what keeps an avatar's skin tone when its albedo, a palette 
 stylised. The generator draws in inks (``model.ComicGenerator.ink``): the exemplar's k-means colours, changed with
 the crop, plus ``distractors`` colours the crop does not use. Losses: hinge GAN (a conditional discriminator on
 image and layout) plus ``low_weight`` x L1 between the 8 x 8 block means of the output and of the crop (colour and
-tone follow the layout; the drawing is the discriminator's to judge). A second branch trains what tiles are made from:
-the generator draws crops of random periodic layouts (``data.random_layout``, a bank of ``bank`` 256-pixel layouts
-redrawn every ``bank_every`` steps) and an unconditional discriminator compares them with real crops, plus the same
-block-mean L1 to the random layout's colour. Adam, lr 2e-4, betas (0.5, 0.999), as in pix2pix.
+tone follow the layout; the drawing is the discriminator's to judge), plus ``stats_weight`` x the distance between
+random-feature statistics (Gram matrices of random filters, a random network's feature mean and covariance) of
+the generated and the real crops, pooled over the batch, with random weights drawn from the training seed. A second
+branch trains what tiles are made from: the generator draws crops of random periodic layouts
+(``data.random_layout``, a bank of ``bank`` 256-pixel layouts redrawn every ``bank_every`` steps) and an
+unconditional discriminator compares them with real crops, plus the same block-mean L1 to the random layout's
+colour and the same statistics distance. Adam, lr 2e-4, betas (0.5, 0.999), as in pix2pix.
 
 Without ``--exemplar``, trains every shipped style from ``assets/comic/<style>.png`` into ``<out>/<style>``.
 Seeds: training draws from ``cfg.seed``; evaluation draws from its own seed, never this one.
@@ -30,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from models.comic.data import LayoutStats, layout, load_exemplar, random_layout, split
+from models.comic.metrics import RandomFeatures
 from models.comic.model import ComicConfig, PatchDiscriminator
 from models.comic.style import ComicStyle
 from models.common.reports import figure, plot_curves, save_figure, write_json
@@ -50,6 +54,7 @@ class TrainConfig:
     batch: int = 8
     lr: float = 2e-4
     low_weight: float = 10.0
+    stats_weight: float = 0.0  # weight of the random-feature statistics distance of generated vs real crops
     colour_jitter: float = 0.5  # fraction of crops with a random colour change
     contrast: tuple[float, float] = (0.15, 1.0)  # range of the colour change's contrast about the crop's mean
     distractors: int = 4  # inks added to each crop's palette that the crop does not use
@@ -201,6 +206,7 @@ def _train_style(out: Path, name: str, cfg: TrainConfig, progress: bool) -> dict
     bank = _RandomLayouts(style, cfg, rng)
     crops = _Crops(parts, stats, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
+    feats = RandomFeatures(cfg.seed) if cfg.stats_weight else None
     history: dict[str, list[float]] = {"iteration": [], "seconds": [], "d": [], "g_adv": [], "g_low": [],
                                        "d_free": [], "g_free": []}
     acc = np.zeros(5)
@@ -223,8 +229,12 @@ def _train_style(out: Path, name: str, cfg: TrainConfig, progress: bool) -> dict
         adv, adv_free = -d(fake, lay).mean(), -d_free(free).mean()
         low = (F.avg_pool2d(fake, 8) - F.avg_pool2d(real, 8)).abs().mean()
         low_free = (F.avg_pool2d(free, 8) - F.avg_pool2d(rand_lay[:, :3], 8)).abs().mean()
+        loss_g = adv + adv_free + cfg.low_weight * (low + low_free)
+        if feats is not None:
+            loss_g = loss_g + cfg.stats_weight * (feats.statistics_distance(fake, real)
+                                                  + feats.statistics_distance(free, real))
         opt_g.zero_grad(set_to_none=True)
-        (adv + adv_free + cfg.low_weight * (low + low_free)).backward()
+        loss_g.backward()
         opt_g.step()
         acc += (loss_d.item(), adv.item(), low.item(), loss_free.item(), adv_free.item())
         it += 1

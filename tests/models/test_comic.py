@@ -38,7 +38,7 @@ def smoke_style(tmp_path_factory) -> Path:
     piece = Image.open(ROOT / "assets" / "comic" / "ink.png").convert("RGB").crop((0, 0, 128, 128))
     piece.save(tmp / "piece.png")
     cfg = TrainConfig(minutes=2.0, exemplars=(str(tmp / "piece.png"),), name="smoke", crop=32, batch=4,
-                      max_iterations=20, log_every=5)
+                      max_iterations=20, log_every=5, stats_weight=1.0)
     mp = pytest.MonkeyPatch()
     mp.setattr(comic_train, "SNAPSHOT_S", 0.0)  # the early snapshot (at 5 minutes in a real training) at once
     try:
@@ -237,3 +237,18 @@ def test_metrics_measure_what_they_say():
     assert feats.gram(rgb, rgb) == 0.0 and feats.gram(noise, rgb) > 0.1
     assert abs(feats.sifid(rgb, rgb)) < 1e-6 and feats.sifid(noise, rgb) > 0.01
     assert nearest_patch(rgb, rgb) == 0.0 and nearest_patch(noise, rgb) > 0.1
+
+
+def test_training_statistics_are_the_metrics_statistics_and_carry_gradients():
+    feats = RandomFeatures(3)
+    rng = np.random.default_rng(0)
+    tone = np.repeat(screentone(64, period=8.0, angle_deg=45.0, tone=0.4)[..., None], 3, axis=2)
+    real = torch.from_numpy(np.stack([tone, tone]).transpose(0, 3, 1, 2).astype(np.float32))
+    # one image's batch statistics are the Gram matrices that ``gram`` compares
+    for a, b in zip(feats.batch_statistics(real[:1]), feats.grams(real[:1]), strict=False):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert float(feats.statistics_distance(real, real)) < 1e-6
+    fake = torch.from_numpy(rng.random((2, 3, 64, 64)).astype(np.float32)).requires_grad_(True)
+    d = feats.statistics_distance(fake, real)
+    d.backward()
+    assert float(d.detach()) > 0.1 and float(fake.grad.abs().sum()) > 0.0
