@@ -7,4 +7,5 @@ import torch
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     """Linear light (any shape) -> display sRGB (the exact piecewise curve), clipped to [0, 1] first."""
     x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1.0 / 2.4) - 0.055)
+    high = x.clamp_min(0.0031308).pow_(1.0 / 2.4).mul_(1.055).sub_(0.055)  # in place: one buffer, not three
+    return torch.where(x <= 0.0031308, x * 12.92, high)

@@ -176,8 +176,9 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor],
     """The generator: requests and their noise -> ``albedo`` (B, 3, S, S) sRGB 0-1, ``normal`` (B, 2, S, S)
     tangent-space x, y in -1..1, ``roughness`` (B, 1, S, S) 0-1, at S = 1024, and ``thresholds`` (B, 3, S, S):
     the noise level above which freckles (n512), moles (n256) and age spots (n128) are drawn, ``SPOT_OFF``
-    where that kind is not drawn; with ``spot_colours`` also ``spot_colours`` (B, 9, S, S): each kind's sRGB
-    change (3) at full strength on that texel's skin before any spot (before veins, pores, brows and beard)."""
+    where that kind is not drawn; with ``spot_colours`` also ``spot_colours`` (B, 9, S/2, S/2): each kind's sRGB
+    change (3) at full strength on the skin before any spot (before veins, pores, brows and beard), from the
+    2 x 2 mean melanin and blood."""
     S = SIZE
     t = template_tensors(S)
     reg, wr = t["regions"], t["wrinkles"]
@@ -256,10 +257,11 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor],
         rough = rough + r(name) * (v - rough)
     rough = rough + 0.1 * beard + 0.03 * n1024
     out = {"albedo": albedo, "normal": nrm[:, :2], "roughness": rough.clamp(0, 1), "thresholds": thresholds}
-    if spot_colours:  # training targets, four more colour lookups at 1024: only when asked
-        plain = linear_to_srgb(skin_colour(base_melanin, blood))
-        out["spot_colours"] = torch.cat([linear_to_srgb(skin_colour((base_melanin * f).clamp(0.0, 0.9), blood))
-                                         - plain for f in factors], dim=1)
+    if spot_colours:  # training targets, at 512 (the spot units' resolution), four more colour lookups
+        m512, b512 = F.avg_pool2d(base_melanin, 2), F.avg_pool2d(blood, 2)
+        plain = linear_to_srgb(skin_colour(m512, b512))
+        out["spot_colours"] = torch.cat([linear_to_srgb(skin_colour((m512 * f).clamp(0.0, 0.9), b512)) - plain
+                                         for f in factors], dim=1)
     return out
 
 

@@ -210,12 +210,12 @@ def threshold_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
 def spot_colour_loss(pred: torch.Tensor, target: torch.Tensor, thresholds: torch.Tensor,
                      mask: torch.Tensor) -> torch.Tensor:
     """L1 between the spot units' sRGB colour changes ``pred`` (B, 3U, n, n) at 512 and the generator's
-    ``target`` (B, 3U, 2n, 2n) at 1024 (2 x 2 means), averaged per unit over the texels where the generator draws
-    that kind (``thresholds`` (B, U, 2n, 2n) below ``SPOT_OFF``), summed over units. The maps' loss sees a spot's
+    ``target`` (B, 3U, n, n, also at 512), averaged per unit over the texels where the generator draws that kind
+    (``thresholds`` (B, U, 2n, 2n) at 1024 below ``SPOT_OFF``), summed over units. The maps' loss sees a spot's
     colour only on the few texels above its threshold, so faint or grey spots would be learned slowly."""
     on, _ = _drawn(F.avg_pool2d(thresholds, 2), mask)
     b, u = on.shape[:2]
-    err = (pred - F.avg_pool2d(target, 2)).abs().view(b, u, 3, *on.shape[2:]).sum(dim=2)
+    err = (pred - target).abs().view(b, u, 3, *on.shape[2:]).sum(dim=2)
     return _unit_mean(err, on).sum()
 
 
@@ -348,7 +348,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
                                                                   cfg.threshold_units)
             if cfg.spot_colour_weight and k:
                 col = units.view(units.shape[0], k, 4, n, n)[:, :, 1:].reshape(units.shape[0], 3 * k, n, n)
-                loss = loss + cfg.spot_colour_weight * spot_colour_loss(col, colours[sl][:, :3 * k],
+                loss = loss + cfg.spot_colour_weight * spot_colour_loss(col, colours[:, :3 * k, y0: y0 + n, x0: x0 + n],
                                                                        thresholds[sl][:, :k], inside[sl])
             opt.zero_grad()
             loss.backward()
