@@ -13,12 +13,13 @@ stubble, brow hairs), every channel by up to 6x in small regions (``region_weigh
 count x 0.1. The spot units' thresholds are also compared with the generator's (``threshold_loss``, x
 ``threshold_weight``, per unit ``threshold_units``): through a sharp threshold the texel loss has next to no
 gradient away from a spot's edge, so rare spots (age spots on old skin) would be learned only slowly from the maps,
-and without it the freckle unit's count stops following ``freckles``. ``spot_colour_weight`` (off by default)
-compares the units' colour changes with the generator's too (``spot_colour_loss``). Each region's mean colour in
+and without it the freckle unit's count stops following ``freckles``; ``spot_colour_loss`` (x
+``spot_colour_weight``) compares the units' colour changes with the generator's. Each region's mean colour in
 the window is compared too (``region_mean_loss``, x ``region_mean_weight``, every region alike): texel losses let
-sparse dark patterns (brow hairs, knuckle creases) fade towards the skin around them. Two more are optional:
-``band_power_loss`` (x ``band_power_weight``) compares the albedo luma's high-frequency power per octave, as the
-evaluation's spectrum does, and ``ita_loss`` (x ``ita_weight``) the skin texels' mean ITA, as its tone does.
+sparse dark patterns (brow hairs, knuckle creases) fade towards the skin around them. ``band_power_loss`` (x
+``band_power_weight``) compares the albedo luma's high-frequency power per octave, as the evaluation's spectrum
+does, and ``ita_loss`` (x ``ita_weight``) the skin texels' mean ITA, as its tone does. Training runs ``steps``
+optimiser steps (the learning-rate schedule follows them), or until ``minutes`` end if that comes first.
 
 Fine-tuning on a studio's own textures (``--data DIR``): ``finetune`` reads ``DIR/<name>/albedo.png`` (sRGB),
 optional ``normal.png`` (tangent space, OpenGL convention: +Y along +v) and ``roughness.png`` (grey), all in the
@@ -65,8 +66,8 @@ TRAIN_SEED_BASE = 1_000_000  # request seeds of training: TRAIN_SEED_BASE + k; e
 
 @dataclasses.dataclass
 class TrainConfig:
-    minutes: float = 27.0  # wall-clock cap
-    steps: int | None = None  # optimiser steps, in whole rounds (the schedule follows them) unless the minutes end
+    minutes: float = 29.0  # wall-clock cap
+    steps: int | None = 7000  # optimiser steps, in whole rounds (the schedule follows them) unless the minutes end
     seed: int = 1234
     batch: int = 4
     crops_per_batch: int = 16
@@ -77,15 +78,15 @@ class TrainConfig:
     data: str | None = None  # a folder of textures to fine-tune on (see the module docstring)
     detail_weight: float = 8.0  # extra albedo weight on texels of the target's high-frequency detail
     normal_lowpass: float = 4.0  # weight of the normals' 4 x 4 block means
-    hf_squared: float = 1.0  # weight of the squared high-frequency error (x 10)
+    hf_squared: float = 2.0  # weight of the squared high-frequency error (x 10)
     threshold_weight: float = 0.1  # weight of the spot units' threshold error (L1, vs the generator's thresholds)
-    threshold_units: tuple[float, ...] = (1.0, 1.0, 1.0)  # its weight per unit (freckles, moles, age spots)
-    spot_colour_weight: float = 0.0  # weight of the spot units' colour error (L1 sRGB, where the kind is drawn);
-    # 0.5 made age spots follow age (Spearman 0.91) but cost the tone (59 % within 1 degree) in 27 minutes
-    region_mean_weight: float = 4.0  # weight of each region's mean-colour error (L1 sRGB, regions alike)
+    threshold_units: tuple[float, ...] = (1.0, 1.0, 3.0)  # its weight per unit (freckles, moles, age spots)
+    spot_colour_weight: float = 0.2  # weight of the spot units' colour error (L1 sRGB, where the kind is drawn);
+    # without it the age-spot unit drew almost nothing (Spearman of age vs age spots 0.09-0.35)
+    region_mean_weight: float = 6.0  # weight of each region's mean-colour error (L1 sRGB, regions alike)
     tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
-    band_power_weight: float = 0.0  # weight of the luma's high-frequency power per octave (|log ratio|)
-    ita_weight: float = 0.0  # weight of the skin texels' mean ITA error (degrees)
+    band_power_weight: float = 0.2  # weight of the luma's high-frequency power per octave (|log ratio|)
+    ita_weight: float = 0.02  # weight of the skin texels' mean ITA error (degrees)
     model: TextureConfig = dataclasses.field(default_factory=TextureConfig)
 
 
