@@ -21,6 +21,7 @@ from mathutils import Matrix
 from pipeline.blender.compat import new_principled_material, set_smooth_shading
 from pipeline.core.avatar_data import PROPERTY_PREFIX, ROUGHNESS_WITHOUT_MAP, AvatarData, stored_properties
 from pipeline.core.body_model import BodyModel
+from pipeline.core.colour import REC709_LUMA
 from pipeline.core.twist import TWIST_BONES
 from pipeline.formats.png import encode_png
 
@@ -144,7 +145,7 @@ def _material(avatar: AvatarData, name: str) -> Any:
     when the avatar has them, skin subsurface scattering with a radius that follows the tone."""
     mat, tree, bsdf = new_principled_material(name)
     bsdf.inputs["Roughness"].default_value = ROUGHNESS_WITHOUT_MAP
-    lum = float(np.dot(avatar.base_color[:3], [0.2126, 0.7152, 0.0722]))
+    lum = float(np.dot(avatar.base_color[:3], REC709_LUMA))
     if "Subsurface Weight" in bsdf.inputs:
         bsdf.inputs["Subsurface Weight"].default_value = 1.0
         bsdf.inputs["Subsurface Radius"].default_value = SSS_RADIUS
