@@ -97,11 +97,12 @@ class RandomFeatures:
                     torch.randn(width, width, 3, 3, generator=g) / (9 * width) ** 0.5]
 
     def grams(self, image: np.ndarray | torch.Tensor, scales: int = 3) -> list[torch.Tensor]:
-        """(filters, filters) Gram matrix of the rectified responses at each of ``scales`` octaves."""
+        """(filters, filters) Gram matrix of the rectified responses at each of ``scales`` octaves, pooled over
+        the images of a (B, 3, H, W) tensor (one image: its own)."""
         x = image if isinstance(image, torch.Tensor) else _tensor(image)
         out = []
         for s in range(scales):
-            r = F.relu(F.conv2d(x - 0.5, self.filters)).flatten(2)[0]
+            r = F.relu(F.conv2d(x - 0.5, self.filters)).transpose(0, 1).flatten(1)  # (filters, B * positions)
             out.append(r @ r.T / r.shape[1])
             if s < scales - 1:
                 x = F.avg_pool2d(x, 2)
@@ -112,38 +113,31 @@ class RandomFeatures:
         return float(np.mean([float((ga - gb).norm() / gb.norm().clamp_min(1e-12))
                               for ga, gb in zip(self.grams(a), self.grams(b), strict=True)]))
 
+    def _network(self, x: torch.Tensor) -> torch.Tensor:
+        """(B * positions, width) the random network's last-layer features of ``x`` (B, 3, H, W) in [0, 1]
+        (stride 2 after the first layer)."""
+        x = F.relu(F.conv2d(x - 0.5, self.net[0], padding=1))
+        x = F.relu(F.conv2d(x, self.net[1], stride=2, padding=1))
+        return F.conv2d(x, self.net[2], padding=1).transpose(0, 1).flatten(1).T
+
     def batch_statistics(self, x: torch.Tensor, scales: int = 3) -> list[torch.Tensor]:
-        """Differentiable statistics of a batch ``x`` (B, 3, H, W) in [0, 1], pooled over its images: the Gram
-        matrix of the rectified filter responses at each of ``scales`` octaves, then the random network's feature
-        mean (width,) and covariance (width, width), the statistics ``gram`` and ``sifid`` compare."""
-        out = []
-        y = x
-        for s in range(scales):
-            r = F.relu(F.conv2d(y - 0.5, self.filters)).transpose(0, 1).flatten(1)  # (filters, B * positions)
-            out.append(r @ r.T / r.shape[1])
-            if s < scales - 1:
-                y = F.avg_pool2d(y, 2)
-        f = F.relu(F.conv2d(x - 0.5, self.net[0], padding=1))
-        f = F.relu(F.conv2d(f, self.net[1], stride=2, padding=1))
-        f = F.conv2d(f, self.net[2], padding=1).transpose(0, 1).flatten(1).T  # (B * positions, width)
+        """Differentiable statistics of a batch ``x`` (B, 3, H, W) in [0, 1], pooled over its images: ``grams``,
+        then the random network's feature mean (width,) and covariance (width, width), the statistics ``gram``
+        and ``sifid`` compare."""
+        f = self._network(x)
         mean = f.mean(0)
         c = f - mean
-        return [*out, mean, c.T @ c / max(f.shape[0] - 1, 1)]
+        return [*self.grams(x, scales), mean, c.T @ c / max(f.shape[0] - 1, 1)]
 
-    def statistics_distance(self, x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        """Mean over ``batch_statistics`` of ||S_x - S_ref|| / ||S_ref|| (differentiable in ``x``)."""
-        with torch.no_grad():
-            ref = self.batch_statistics(reference)
+    def statistics_distance(self, x: torch.Tensor, reference: list[torch.Tensor]) -> torch.Tensor:
+        """Mean over ``batch_statistics`` of ||S_x - S_ref|| / ||S_ref|| (differentiable in ``x``), against the
+        ``reference`` statistics (``batch_statistics`` of the real batch)."""
         return torch.stack([(a - b).norm() / b.norm().clamp_min(1e-12)
-                            for a, b in zip(self.batch_statistics(x), ref, strict=True)]).mean()
+                            for a, b in zip(self.batch_statistics(x), reference, strict=True)]).mean()
 
     def features(self, image: np.ndarray) -> np.ndarray:
         """(positions, width) the random network's last-layer features (stride 2 after the first layer)."""
-        x = _tensor(image) - 0.5
-        x = F.relu(F.conv2d(x, self.net[0], padding=1))
-        x = F.relu(F.conv2d(x, self.net[1], stride=2, padding=1))
-        x = F.conv2d(x, self.net[2], padding=1)
-        return x.flatten(2)[0].T.double().numpy()
+        return self._network(_tensor(image)).double().numpy()
 
     def sifid(self, a: np.ndarray, b: np.ndarray) -> float:
         return frechet(self.features(a), self.features(b))

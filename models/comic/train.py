@@ -231,8 +231,10 @@ def _train_style(out: Path, name: str, cfg: TrainConfig, progress: bool) -> dict
         low_free = (F.avg_pool2d(free, 8) - F.avg_pool2d(rand_lay[:, :3], 8)).abs().mean()
         loss_g = adv + adv_free + cfg.low_weight * (low + low_free)
         if feats is not None:
-            loss_g = loss_g + cfg.stats_weight * (feats.statistics_distance(fake, real)
-                                                  + feats.statistics_distance(free, real))
+            with torch.no_grad():
+                ref = feats.batch_statistics(real)
+            loss_g = loss_g + cfg.stats_weight * (feats.statistics_distance(fake, ref)
+                                                  + feats.statistics_distance(free, ref))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

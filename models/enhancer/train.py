@@ -152,9 +152,8 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True,
             opts[k].step()
             acc[k] += float(loss.detach())
         with torch.no_grad():
-            acc["base"] += float(((linear_to_srgb(nets["enhancer"].estimate(x["low"], x["low_albedo"], x["low_alpha"],
-                                                                   x["albedo"], x["alpha"])[0])
-                                   - x["target"]).abs() * w).mean() / w.mean())
+            base = nets["enhancer"].estimate(x["low"], x["low_albedo"], x["low_alpha"], x["albedo"], x["alpha"])[0]
+            acc["base"] += float(((linear_to_srgb(base) - x["target"]).abs() * w).mean() / w.mean())
         it += 1
         if it % cfg.log_every == 0:
             log["iteration"].append(it)

@@ -311,6 +311,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     seed_counter = TRAIN_SEED_BASE + cfg.seed * 10_000
     bar = tqdm(total=int(budget), unit="s", disable=not progress, desc="texture")
     step = 0
+
     def progress_fraction() -> float:
         frac = (time.perf_counter() - t0) / budget
         return min(max(frac, step / cfg.steps) if cfg.steps else frac, 1.0)
