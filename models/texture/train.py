@@ -15,8 +15,9 @@ count x 0.1. The spot units' thresholds are also compared with the generator's (
 gradient away from a spot's edge, so rare spots (age spots on old skin) would be learned only slowly from the maps,
 and without it the freckle unit's count stops following ``freckles``; ``spot_colour_loss`` (x
 ``spot_colour_weight``) compares the units' colour changes with the generator's. Each region's mean colour in
-the window is compared too (``region_mean_loss``, x ``region_mean_weight``, every region alike): texel losses let
-sparse dark patterns (brow hairs, knuckle creases) fade towards the skin around them. ``band_power_loss`` (x
+the window is compared too (``region_mean_loss``, x ``region_mean_weight``, every region alike but those named in
+``region_boost``, x ``region_boost_factor``): texel losses let sparse dark patterns (brow hairs, knuckle creases)
+fade towards the skin around them. ``band_power_loss`` (x
 ``band_power_weight``) compares the albedo luma's high-frequency power per octave, as the evaluation's spectrum
 does, and ``ita_loss`` (x ``ita_weight``) the skin texels' mean ITA, as its tone does. Training runs ``steps``
 optimiser steps (the learning-rate schedule follows them), or until ``minutes`` end if that comes first.
@@ -58,7 +59,7 @@ from models.texture.data import (
 )
 from models.texture.evaluate import OCTAVE_EDGES, skin_mask
 from models.texture.model import GRID, TextureConfig, TextureDecoder, latent_for_seed, noise_input, spot_input
-from models.texture.template import region_texels
+from models.texture.template import REGIONS, region_texels
 from pipeline.core import colour
 
 TRAIN_SEED_BASE = 1_000_000  # request seeds of training: TRAIN_SEED_BASE + k; evaluation uses seeds below it
@@ -84,6 +85,8 @@ class TrainConfig:
     spot_colour_weight: float = 0.2  # weight of the spot units' colour error (L1 sRGB, where the kind is drawn);
     # without it the age-spot unit drew almost nothing (Spearman of age vs age spots 0.09-0.35)
     region_mean_weight: float = 6.0  # weight of each region's mean-colour error (L1 sRGB, regions alike)
+    region_boost: tuple[str, ...] = ()  # regions whose mean-colour error counts region_boost_factor times
+    region_boost_factor: float = 1.0
     tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
     band_power_weight: float = 0.2  # weight of the luma's high-frequency power per octave (|log ratio|)
     ita_weight: float = 0.02  # weight of the skin texels' mean ITA error (degrees)
@@ -220,12 +223,13 @@ def spot_colour_loss(pred: torch.Tensor, target: torch.Tensor, thresholds: torch
     return _unit_mean(err, on).sum()
 
 
-def region_mean_loss(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tensor, least: float = 16.0
-                     ) -> torch.Tensor:
+def region_mean_loss(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tensor, least: float = 16.0,
+                     weights: torch.Tensor | None = None) -> torch.Tensor:
     """L1 (summed over sRGB channels) between the mean albedo of ``pred`` and ``target`` (B, C >= 3, h, w) over
     each region's texels ``masks`` (R, h, w, 0/1), averaged over the regions with more than ``least`` texels in
-    the window, each region alike. Texel losses let a sparse dark pattern (brow hairs, knuckle creases) fade
-    towards the skin around it, their median; the evaluation compares region means."""
+    the window, each region alike unless ``weights`` (R,) scales its error. Texel losses let a sparse dark pattern
+    (brow hairs, knuckle creases) fade towards the skin around it, their median; the evaluation compares region
+    means."""
     count = masks.sum(dim=(1, 2))  # (R,)
     keep = count > least
     if not bool(keep.any()):
@@ -234,7 +238,19 @@ def region_mean_loss(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tens
     n = count[keep]
     mp = torch.einsum("bcn,kn->bck", pred[:, :3].flatten(2), m) / n
     mt = torch.einsum("bcn,kn->bck", target[:, :3].flatten(2), m) / n
-    return (mp - mt).abs().sum(dim=1).mean()
+    err = (mp - mt).abs().sum(dim=1)  # (B, K)
+    if weights is not None:
+        err = err * weights[keep]
+    return err.mean()
+
+
+def region_loss_weights(boost: tuple[str, ...], factor: float) -> torch.Tensor:
+    """(R,) weight of each region of ``REGIONS`` in ``region_mean_loss``: ``factor`` for those named in ``boost``,
+    1 elsewhere. Unknown names raise ValueError."""
+    unknown = sorted(set(boost) - set(REGIONS))
+    if unknown:
+        raise ValueError(f"region_boost: unknown regions {unknown}; allowed: {', '.join(REGIONS)}")
+    return torch.tensor([factor if r in boost else 1.0 for r in REGIONS])
 
 
 def region_masks(size: int = 1024) -> torch.Tensor:
@@ -304,6 +320,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     inside = template_tensors()["inside"] * region_weights()
     masks = region_masks() if cfg.region_mean_weight else None
+    reg_w = region_loss_weights(tuple(cfg.region_boost), cfg.region_boost_factor)
     skin = torch.from_numpy(skin_mask(1024)).float() if cfg.ita_weight else None
     t0 = time.perf_counter()
     budget = cfg.minutes * 60.0
@@ -344,7 +361,8 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
             if cfg.band_power_weight:
                 loss = loss + cfg.band_power_weight * band_power_loss(pred, target[sl])
             if masks is not None:
-                loss = loss + cfg.region_mean_weight * region_mean_loss(pred, target[sl], masks[:, sl[2], sl[3]])
+                loss = loss + cfg.region_mean_weight * region_mean_loss(pred, target[sl], masks[:, sl[2], sl[3]],
+                                                                        weights=reg_w)
             if cfg.threshold_weight and k:
                 loss = loss + cfg.threshold_weight * threshold_loss(thr, thresholds[sl][:, :k], inside[sl],
                                                                   cfg.threshold_units)

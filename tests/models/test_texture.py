@@ -217,6 +217,26 @@ def test_region_mean_loss_counts_each_region_alike():
     assert full[REGIONS.index("eyebrows")].sum() > 100
 
 
+def test_region_boost_scales_only_the_named_regions_errors():
+    """A boosted region's mean-colour error counts ``factor`` times, the others' as before; an unknown region name
+    is refused with the allowed names."""
+    from models.texture.train import region_loss_weights, region_mean_loss
+
+    w = region_loss_weights(("eyebrows", "mouth"), 3.0)
+    assert w.shape == (len(REGIONS),) and w[REGIONS.index("eyebrows")] == 3 and w[REGIONS.index("lips")] == 1
+    masks = torch.zeros(len(REGIONS), 32, 32)
+    masks[REGIONS.index("eyebrows"), :10, :10] = 1
+    masks[REGIONS.index("lips"), 20:30, 20:30] = 1
+    target = torch.rand(1, 6, 32, 32)
+    brow, lips = target.clone(), target.clone()
+    brow[:, 0] += 0.1 * masks[REGIONS.index("eyebrows")]
+    lips[:, 0] += 0.1 * masks[REGIONS.index("lips")]
+    assert torch.isclose(region_mean_loss(brow, target, masks, weights=w), 3 * region_mean_loss(brow, target, masks))
+    assert torch.isclose(region_mean_loss(lips, target, masks, weights=w), region_mean_loss(lips, target, masks))
+    with pytest.raises(ValueError, match=r"unknown regions.*eyebrow"):
+        region_loss_weights(("eyebrow",), 2.0)
+
+
 def test_band_power_loss_is_the_evaluations_spectrum():
     """The training's per-octave log power ratio of the high-frequency luma agrees with the evaluation's
     (``octave_power`` of ``highpass_luma``) away from the window's edges, is 0 for the same maps and for maps
