@@ -14,7 +14,8 @@ the generated and the real crops, pooled over the batch, with random weights dra
 branch trains what tiles are made from: the generator draws crops of random periodic layouts
 (``data.random_layout``, a bank of ``bank`` 256-pixel layouts redrawn every ``bank_every`` steps) and an
 unconditional discriminator compares them with real crops, plus the same block-mean L1 to the random layout's
-colour and the same statistics distance. Adam, lr 2e-4, betas (0.5, 0.999), as in pix2pix.
+colour and the same statistics distance (with ``stats_tiles_only``, only there: the avatar branch then keeps the
+layout's colours without the exemplar's mean texture pulling them). Adam, lr 2e-4, betas (0.5, 0.999), as in pix2pix.
 
 Without ``--exemplar``, trains every shipped style from ``assets/comic/<style>.png`` into ``<out>/<style>``.
 Seeds: training draws from ``cfg.seed``; evaluation draws from its own seed, never this one.
@@ -55,6 +56,7 @@ class TrainConfig:
     lr: float = 2e-4
     low_weight: float = 10.0
     stats_weight: float = 0.0  # weight of the random-feature statistics distance of generated vs real crops
+    stats_tiles_only: bool = False  # that distance on the tile (random-layout) branch only, not the avatar one
     colour_jitter: float = 0.5  # fraction of crops with a random colour change
     contrast: tuple[float, float] = (0.15, 1.0)  # range of the colour change's contrast about the crop's mean
     distractors: int = 4  # inks added to each crop's palette that the crop does not use
@@ -233,8 +235,10 @@ def _train_style(out: Path, name: str, cfg: TrainConfig, progress: bool) -> dict
         if feats is not None:
             with torch.no_grad():
                 ref = feats.batch_statistics(real)
-            loss_g = loss_g + cfg.stats_weight * (feats.statistics_distance(fake, ref)
-                                                  + feats.statistics_distance(free, ref))
+            stats = feats.statistics_distance(free, ref)
+            if not cfg.stats_tiles_only:
+                stats = stats + feats.statistics_distance(fake, ref)
+            loss_g = loss_g + cfg.stats_weight * stats
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
