@@ -235,10 +235,10 @@ def _train_style(out: Path, name: str, cfg: TrainConfig, progress: bool) -> dict
         if feats is not None:
             with torch.no_grad():
                 ref = feats.batch_statistics(real)
-            stats = feats.statistics_distance(free, ref)
+            distance = feats.statistics_distance(free, ref)
             if not cfg.stats_tiles_only:
-                stats = stats + feats.statistics_distance(fake, ref)
-            loss_g = loss_g + cfg.stats_weight * stats
+                distance = distance + feats.statistics_distance(fake, ref)
+            loss_g = loss_g + cfg.stats_weight * distance
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
