@@ -27,7 +27,8 @@ optional ``normal.png`` (tangent space, OpenGL convention: +Y along +v) and ``ro
 template's UV layout at 1024 x 1024, and ``DIR/<name>/request.json`` with ``age_years``, ``sex`` (0-1),
 optional ``skin_ita`` (measured from the albedo when missing), ``hair_color``, ``freckles``. Without the noise a
 scan was made with, the loss compares 8 x 8 block means (colour) and block standard deviations (detail strength)
-instead of texels.
+instead of texels. It runs ``steps`` steps of one texture's window each (at a tenth of the learning rate), or until
+``minutes`` end if that comes first.
 
 Seeds: training draws request seeds from ``cfg.seed``; evaluation seeds (``evaluate``) are never drawn here.
 """
@@ -433,7 +434,8 @@ def statistics_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
 
 
 def finetune(out_dir: Path, cfg: TrainConfig, progress: bool = True, base: Path | None = None) -> dict:
-    """Fine-tune the shipped (or ``base``) weights on ``cfg.data`` for ``cfg.minutes``."""
+    """Fine-tune the shipped (or ``base``) weights on ``cfg.data`` for ``cfg.steps`` steps (``cfg.max_rounds`` if
+    None) or ``cfg.minutes``, whichever ends first."""
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
@@ -445,9 +447,9 @@ def finetune(out_dir: Path, cfg: TrainConfig, progress: bool = True, base: Path 
     inside = template_tensors()["inside"]
     t0 = time.perf_counter()
     log: list[dict] = []
-    step = 0
-    with tqdm(total=cfg.max_rounds, disable=not progress, desc="texture fine-tune") as bar:
-        while time.perf_counter() - t0 < cfg.minutes * 60.0 and step < cfg.max_rounds:
+    step, steps = 0, min(cfg.steps or cfg.max_rounds, cfg.max_rounds)
+    with tqdm(total=steps, disable=not progress, desc="texture fine-tune") as bar:
+        while time.perf_counter() - t0 < cfg.minutes * 60.0 and step < steps:
             req, target = items[int(rng.integers(0, len(items)))]
             cond, lat, noise = inputs_for([req], model.cfg.latent_dim)
             y0, x0 = _crop_origin(rng, cfg.crop)

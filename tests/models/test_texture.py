@@ -327,7 +327,7 @@ def test_training_and_finetuning_run(tmp_path):
         d.mkdir(parents=True)
         (d / "albedo.png").write_bytes(encode_png((m["albedo"][0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)))
         (d / "request.json").write_text(json.dumps({"age_years": 30, "sex": 0.0, "hair_color": "brown"}))
-    log = train(tmp_path / "ft", TrainConfig(minutes=5, max_rounds=3, crop=32, data=str(data)), progress=False)
+    log = train(tmp_path / "ft", TrainConfig(minutes=5, steps=3, crop=32, data=str(data)), progress=False)
     assert log["steps"] == 3 and log["textures"] == 2 and all(np.isfinite(e["loss"]) for e in log["log"])
     assert TextureDecoder.load(tmp_path / "ft") is not None
 
