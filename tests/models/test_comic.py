@@ -3,6 +3,7 @@ exemplar, its evaluation beside the baselines, the `avatar comic` commands and t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from models.comic.style import ComicStyle, available_styles, resolve_style
 from models.comic.train import TrainConfig, shipped_exemplars, train
 from pipeline.cli import main
 from pipeline.core.comic import screentone
+from pipeline.core.resources import weights_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,6 +57,19 @@ def test_shipped_exemplars_are_there_and_split_three_to_one():
     img = load_exemplar(ex["ink"])
     train_part, held = split(img)
     assert img.dtype == np.float32 and train_part.shape[1] == 3 * held.shape[1] == 768
+
+
+def test_shipped_weights_were_trained_with_what_retraining_uses():
+    """``make train MODEL=comic`` gives each shipped style the options its committed weights were trained with."""
+    from models.comic.train import SHIPPED_OPTIONS
+
+    base = dataclasses.asdict(TrainConfig())
+    for name in shipped_exemplars():
+        used = json.loads((weights_dir("comic") / name / "training_log.json").read_text())["config"]
+        for key, value in SHIPPED_OPTIONS.get(name, {}).items():
+            assert used[key] == value, (name, key)
+        for key in ("stats_weight", "low_weight", "crop", "batch", "lr", "seed", "minutes"):
+            assert used.get(key, base[key]) == {**base, **SHIPPED_OPTIONS.get(name, {})}[key], (name, key)
 
 
 def test_exemplar_errors_name_the_file_and_the_limit(tmp_path):
