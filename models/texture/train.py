@@ -17,10 +17,10 @@ and without it the freckle unit's count stops following ``freckles``; ``spot_col
 ``spot_colour_weight``) compares the units' colour changes with the generator's. Each region's mean colour in
 the window is compared too (``region_mean_loss``, x ``region_mean_weight``, every region alike but those named in
 ``region_boost``, x ``region_boost_factor``): texel losses let sparse dark patterns (brow hairs, knuckle creases)
-fade towards the skin around them. ``band_power_loss`` (x
-``band_power_weight``) compares the albedo luma's high-frequency power per octave, as the evaluation's spectrum
-does, and ``ita_loss`` (x ``ita_weight``) the skin texels' mean ITA, as its tone does. Training runs ``steps``
-optimiser steps (the learning-rate schedule follows them), or until ``minutes`` end if that comes first.
+fade towards the skin around them. ``band_power_loss`` (x ``band_power_weight``) compares the albedo luma's
+high-frequency power per octave, as the evaluation's spectrum does, and ``ita_loss`` (x ``ita_weight``) the
+skin texels' mean ITA, as its tone does. Training runs ``steps`` optimiser steps (the learning-rate schedule
+follows them), or until ``minutes`` end if that comes first.
 
 Fine-tuning on a studio's own textures (``--data DIR``): ``finetune`` reads ``DIR/<name>/albedo.png`` (sRGB),
 optional ``normal.png`` (tangent space, OpenGL convention: +Y along +v) and ``roughness.png`` (grey), all in the
