@@ -46,24 +46,37 @@ N_TEMPLATE = len(REGIONS) + len(WRINKLES) + 3  # regions, wrinkle guides, u, v, 
 N_NOISE = 9  # n512 (3), n256 (2), n128 (2), n32 (2) at 512
 N_BASE = 9  # albedo value (3) and gain (3), height, roughness value and gain
 SPOT_NOISE = (("n512", 0), ("n256", 0), ("n128", 0))  # the noise channel of each spot unit
+GRAIN_NOISE = (("n512", 1),)  # the noise channel of each grain unit
 
 
 @dataclasses.dataclass
 class TextureConfig:
     """Architecture. latent_dim: the seed's latent; hidden: features per texel; depth: modulated hidden layers;
     film: width of the condition's modulation network (input scale, mid scale and shift); spots: spot units
-    (``SPOT_NOISE``'s first ones)."""
+    (``SPOT_NOISE``'s first ones); grain: grain units (``GRAIN_NOISE``'s first ones); region_colour: a per-avatar
+    sRGB offset of the albedo per template map, from the condition's modulation network."""
 
     latent_dim: int = 8
     hidden: int = 32
     depth: int = 1
     film: int = 64
     spots: int = 3
+    grain: int = 0
+    region_colour: bool = False
+
+    @property
+    def units(self) -> int:
+        """Spot and grain units: each draws colour x sigmoid(sharpness x (noise - threshold)) at 1024."""
+        return self.spots + self.grain
 
     @property
     def n_out(self) -> int:
-        """Per-texel outputs at 512: the base 9 and a threshold and a colour (3) per spot unit."""
-        return N_BASE + 4 * self.spots
+        """Per-texel outputs at 512: the base 9 and a threshold and a colour (3) per spot or grain unit."""
+        return N_BASE + 4 * self.units
+
+    def unit_noise(self) -> tuple[tuple[str, int], ...]:
+        """The noise channel of each unit, spot units first."""
+        return SPOT_NOISE[:self.spots] + GRAIN_NOISE[:self.grain]
 
 
 def template_input(size: int = GRID) -> torch.Tensor:
@@ -78,11 +91,11 @@ def noise_input(noise: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.cat([noise["n512"], up(noise["n256"], GRID), up(noise["n128"], GRID), up(noise["n32"], GRID)], 1)
 
 
-def spot_input(noise: dict[str, torch.Tensor], spots: int) -> torch.Tensor:
-    """(B, spots, 1024, 1024): the spot units' noise channels at 1024 (the bilinear ``up``)."""
-    if not spots:
+def spot_input(noise: dict[str, torch.Tensor], cfg: TextureConfig) -> torch.Tensor:
+    """(B, units, 1024, 1024): the spot and grain units' noise channels at 1024 (the bilinear ``up``)."""
+    if not cfg.units:
         return torch.empty(noise["n1024"].shape[0], 0, SIZE, SIZE)
-    return torch.cat([up(noise[k][:, c: c + 1], SIZE) for k, c in SPOT_NOISE[:spots]], dim=1)
+    return torch.cat([up(noise[k][:, c: c + 1], SIZE) for k, c in cfg.unit_noise()], dim=1)
 
 
 def height_to_normal(height: torch.Tensor) -> torch.Tensor:
@@ -105,17 +118,19 @@ class TextureDecoder(nn.Module):
         n_cond = N_CONDITION + cfg.latent_dim
         h, n_out = cfg.hidden, cfg.n_out
         self.inp = nn.Linear(N_TEMPLATE + N_NOISE + n_cond, h)
+        n_rc = 3 * N_TEMPLATE if cfg.region_colour else 0
         self.film = nn.Sequential(nn.Linear(n_cond, cfg.film), nn.ReLU(inplace=True),
-                                  nn.Linear(cfg.film, n_out + h + 2 * h * cfg.depth))
+                                  nn.Linear(cfg.film, n_rc + n_out + h + 2 * h * cfg.depth))
         self.region = nn.Linear(n_cond, h * N_TEMPLATE)  # per-avatar change of the template maps' weights
         self.mid = nn.ModuleList(nn.Linear(h, h) for _ in range(cfg.depth))
         self.out = nn.Linear(h, n_out)
-        # spot units start with few texels above their threshold and no colour change; sharpness 10 per unit
-        self.sharpness = nn.Parameter(torch.full((cfg.spots,), math.log(10.0)))
+        # spot units start with few texels above their threshold and no colour change, sharpness 10; grain units
+        # at the noise's median, sharpness 2 (near linear: a texture, not spots)
+        self.sharpness = nn.Parameter(torch.tensor([math.log(10.0)] * cfg.spots + [math.log(2.0)] * cfg.grain))
         with torch.no_grad():
             self.out.weight[N_BASE:] = 0.0
             self.out.bias[N_BASE:] = 0.0
-            self.out.bias[N_BASE::4] = 2.0  # the thresholds
+            self.out.bias[N_BASE: N_BASE + 4 * cfg.spots: 4] = 2.0  # the spot thresholds
         nn.init.zeros_(self.film[-1].weight)
         nn.init.zeros_(self.film[-1].bias)
         nn.init.zeros_(self.region.weight)
@@ -133,9 +148,9 @@ class TextureDecoder(nn.Module):
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``crop`` (y0, x0, n) at 512 texels returns only that window (2n x 2n at 1024; training on crops, the
         normals' differences at the window's edge use replicated heights). ``grid_noise``: ``noise_input(noise)``
-        and ``spot_noise``: ``spot_input(noise, cfg.spots)`` when the caller has them. ``spot_outputs``: also
-        return the spot units' outputs (B, 4 x spots, n, n) at 512 texels, per unit a threshold and an sRGB colour
-        change (3) (training supervises them).
+        and ``spot_noise``: ``spot_input(noise, cfg)`` when the caller has them. ``spot_outputs``: also
+        return the units' outputs (B, 4 x units, n, n) at 512 texels, per unit a threshold and an sRGB colour
+        change (3), spot units first (training supervises the spot units').
 
         The whole layout without gradients runs the per-texel layers over bands of 32 rows of the 512 grid, so
         that each layer's activations (hidden x 16,384 texels, 2 MB) stay in the CPU's cache instead of streaming
@@ -143,7 +158,7 @@ class TextureDecoder(nn.Module):
         p = self._avatar_layers(cond, latent)
         g = noise_input(noise) if grid_noise is None else grid_noise
         n1024 = noise["n1024"]
-        spot = spot_input(noise, self.cfg.spots) if spot_noise is None else spot_noise
+        spot = spot_input(noise, self.cfg) if spot_noise is None else spot_noise
         n_out = self.cfg.n_out
         if crop is not None:
             y0, x0, side = crop
@@ -166,7 +181,7 @@ class TextureDecoder(nn.Module):
         base = up(y[:, :N_BASE], 2 * side)
         albedo = torch.addcmul(base[:, 0:3], base[:, 3:6], n1024)
         sharp = self.sharpness.exp()
-        for k in range(self.cfg.spots):
+        for k in range(self.cfg.units):
             u = up(y[:, N_BASE + 4 * k: N_BASE + 4 * k + 4], 2 * side)  # threshold, colour (3)
             if torch.is_grad_enabled():
                 albedo = albedo + u[:, 1:4] * torch.sigmoid((spot[:, k: k + 1] - u[:, 0:1]) * sharp[k])
@@ -187,6 +202,10 @@ class TextureDecoder(nn.Module):
         w_n, w_c = w[:, N_TEMPLATE: N_TEMPLATE + N_NOISE], w[:, N_TEMPLATE + N_NOISE:]
         film = self.film(cz)
         n_out = self.cfg.n_out
+        region_colour = None
+        if self.cfg.region_colour:
+            region_colour = film[:, :3 * N_TEMPLATE].reshape(b, 3, N_TEMPLATE)
+            film = film[:, 3 * N_TEMPLATE:]
         out_bias = self.out.bias[None, :, None] + film[:, -n_out:, None]  # the condition straight to the maps
         # the requested tone's sRGB (condition inputs TONE) is the albedo value's starting point: the layers learn
         # the regions' and the detail's departures from it, and one sRGB level is about 1 degree of ITA
@@ -198,7 +217,7 @@ class TextureDecoder(nn.Module):
         return {"w_t": w_t, "bias": (self.inp.bias + cz @ w_c.T)[:, :, None], "w_noise": w_n * scale,
                 "mids": [((layer.bias * (1.0 + film[:, k, 0]) + film[:, k, 1])[:, :, None],
                           layer.weight * (1.0 + film[:, k, 0])[:, :, None]) for k, layer in enumerate(self.mid)],
-                "out": (out_bias, self.out.weight.expand(b, -1, -1))}
+                "out": (out_bias, self.out.weight.expand(b, -1, -1)), "region_colour": region_colour}
 
     @staticmethod
     def _texels(p: dict, t: torch.Tensor, g: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -207,7 +226,14 @@ class TextureDecoder(nn.Module):
         x = torch.baddbmm(torch.baddbmm(p["bias"], p["w_t"], t.expand(g.shape[0], -1, -1)), p["w_noise"], g).relu_()
         for mid_b, mid_w in p["mids"]:
             x = torch.baddbmm(mid_b, mid_w, x).relu_()
-        return torch.baddbmm(*p["out"], x) if out is None else torch.baddbmm(*p["out"], x, out=out)
+        y = torch.baddbmm(*p["out"], x) if out is None else torch.baddbmm(*p["out"], x, out=out)
+        if p["region_colour"] is not None:  # each template map's own sRGB offset for this avatar
+            rc = torch.bmm(p["region_colour"], t.expand(g.shape[0], -1, -1))
+            if out is None:
+                y = torch.cat([y[:, :3] + rc, y[:, 3:]], dim=1)
+            else:
+                y[:, :3] += rc
+        return y
 
     def save(self, folder: Path) -> None:
         """``texture.safetensors`` (float16: the maps are 8-bit) and ``config.json``."""

@@ -342,7 +342,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         cond, lat, noise = inputs_for(reqs, model.cfg.latent_dim)
         painted = procedural_maps(reqs, noise, spot_colours=cfg.spot_colour_weight > 0)
         target, thresholds, colours = maps_target(painted), painted["thresholds"], painted.get("spot_colours")
-        grid, spot = noise_input(noise), spot_input(noise, model.cfg.spots)  # once per round, not once per crop
+        grid, spot = noise_input(noise), spot_input(noise, model.cfg)  # once per round, not once per crop
         losses = []
         for _ in range(cfg.crops_per_batch):
             frac = progress_fraction()
@@ -352,8 +352,9 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
             n = cfg.crop
             pred, units = model(cond, lat, noise, crop=(y0, x0, n), grid_noise=grid, spot_noise=spot,
                                 spot_outputs=True)
+            k = model.cfg.spots  # the spot units (the grain units have no target of their own)
+            units = units[:, :4 * k]
             thr = units[:, 0::4]
-            k = thr.shape[1]
             sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
             loss = texel_loss(pred, target[sl], inside[sl], cfg.detail_weight, cfg.normal_lowpass, cfg.hf_squared,
                               cfg.tone_weight)

@@ -350,3 +350,41 @@ def test_training_crops_and_weights_reach_the_small_regions():
     inside = template_maps(1024)["inside"] > 0.5
     assert w.min() == 1.0 and w.max() <= 6.0 and np.median(w[inside]) < 1.5  # most skin counts once
     assert w[brows].mean() > 3.0
+
+
+def test_grain_units_and_region_colours(tmp_path):
+    """The optional grain units (a soft threshold of the seed's 512 noise at 1024) and per-avatar region colours:
+    the whole layout (banded, no gradients) matches the training windows; a region colour moves the albedo only
+    on that region's texels; a grain unit's colour follows its noise channel at 1024; the training runs with both."""
+    from models.texture.data import up
+    from models.texture.model import N_TEMPLATE, TextureConfig, template_input
+    from models.texture.train import TrainConfig, inputs_for, train
+
+    torch.manual_seed(0)
+    net = TextureDecoder(TextureConfig(grain=1, region_colour=True)).eval()
+    r = SkinRequest(ita=20, age=50, sex=1.0, hair=HAIR_COLORS["black"], freckles=0.3, seed=3)
+    cond, lat, noise = inputs_for([r], net.cfg.latent_dim)
+    with torch.no_grad():
+        for prm in net.film[-1].parameters():
+            prm.normal_(0.0, 0.05)
+        full = net(cond, lat, noise)
+        window = net(cond, lat, noise, crop=(200, 300, 64))
+        assert torch.allclose(full[..., 404:524, 604:724], window[..., 4:124, 4:124], atol=1e-5)
+        lips = REGIONS.index("lips")
+        net.film[-1].bias[lips] += 0.2  # the red offset of the lips' map: the first 3 x N_TEMPLATE outputs
+        moved = (net(cond, lat, noise) - full)[0, 0]
+        weight = up(template_input()[:, lips: lips + 1], 1024)[0, 0]  # the lips' weight, as the network has it
+        assert float(weight.max()) > 0.99 and float((weight > 0.5).float().mean()) < 0.01
+        assert torch.allclose(moved, 0.2 * weight, atol=1e-5)
+        assert net.film[-1].bias.shape[0] > 3 * N_TEMPLATE
+        g = net.cfg.n_out - 3  # the grain unit's red colour change, everywhere
+        net.out.bias[g] += 0.3
+        grain = (net(cond, lat, noise) - full)[0, 0] - moved
+        noise2 = {**noise, "n512": noise["n512"].clone()}
+        noise2["n512"][:, 1] *= -1.0
+        flipped = (net(cond, lat, noise2) - full)[0, 0] - moved
+        assert float((grain - flipped).abs().mean()) > 0.02  # the unit draws its noise channel
+    log = train(tmp_path / "w", TrainConfig(minutes=5, steps=2, batch=1, crops_per_batch=2, crop=32,
+                                            model=TextureConfig(grain=1, region_colour=True)), progress=False)
+    assert np.isfinite(log["final_loss"])
+    assert TextureDecoder.load(tmp_path / "w").cfg.grain == 1
