@@ -60,7 +60,8 @@ class TextureConfig:
     """Architecture. latent_dim: the seed's latent; hidden: features per texel; depth: modulated hidden layers;
     film: width of the condition's modulation network (input scale, mid scale and shift); spots: spot units
     (``SPOT_NOISE``'s first ones); grain: grain units (``GRAIN_NOISE``'s first ones); region_colour: a per-avatar
-    sRGB offset of the albedo per template map, from the condition's modulation network."""
+    sRGB offset of the albedo per template map, from the condition's modulation network; region_colour_latent:
+    whether the seed's latent reaches those offsets (without it they are a function of the attributes alone)."""
 
     latent_dim: int = 8
     hidden: int = 32
@@ -69,6 +70,7 @@ class TextureConfig:
     spots: int = 3
     grain: int = 0
     region_colour: bool = False
+    region_colour_latent: bool = True
 
     @property
     def units(self) -> int:
@@ -210,7 +212,8 @@ class TextureDecoder(nn.Module):
         n_out = self.cfg.n_out
         region_colour = None
         if self.cfg.region_colour:
-            region_colour = film[:, :3 * N_TEMPLATE].reshape(b, 3, N_TEMPLATE)
+            rc = film if self.cfg.region_colour_latent else self.film(torch.cat([cond, torch.zeros_like(latent)], 1))
+            region_colour = rc[:, :3 * N_TEMPLATE].reshape(b, 3, N_TEMPLATE)
             film = film[:, 3 * N_TEMPLATE:]
         out_bias = self.out.bias[None, :, None] + film[:, -n_out:, None]  # the condition straight to the maps
         # the requested tone's sRGB (condition inputs TONE) is the albedo value's starting point: the layers learn

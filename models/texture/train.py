@@ -88,6 +88,7 @@ class TrainConfig:
     region_mean_weight: float = 6.0  # weight of each region's mean-colour error (L1 sRGB, regions alike)
     region_boost: tuple[str, ...] = ()  # regions whose mean-colour error counts region_boost_factor times
     region_boost_factor: float = 1.0
+    region_lab: bool = False  # region means of CIELAB (as the evaluation takes them) instead of sRGB
     tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
     band_power_weight: float = 0.2  # weight of the luma's high-frequency power per octave (|log ratio|)
     ita_weight: float = 0.02  # weight of the skin texels' mean ITA error (degrees)
@@ -159,16 +160,20 @@ _XYZ_FROM_RGB = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.71516
 _WHITE_D65 = torch.tensor(colour.WHITE_D65, dtype=torch.float32)
 
 
-def ita_map(srgb: torch.Tensor) -> torch.Tensor:
-    """(B, 3, h, w) sRGB in [0, 1] -> (B, h, w) ITA degrees, atan2(L* - 50, b*), CIELAB under D65 as
-    ``skimage.color.rgb2lab`` makes it (the evaluation's colour conversion)."""
+def lab_map(srgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, h, w) sRGB in [0, 1] -> (B, 3, h, w) CIELAB under D65 as ``skimage.color.rgb2lab`` makes it (the
+    evaluation's colour conversion)."""
     c = srgb.clamp(1e-4, 1.0)
     lin = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     xyz = torch.einsum("ij,bjhw->bihw", _XYZ_FROM_RGB, lin) / _WHITE_D65[None, :, None, None]
     f = torch.where(xyz > 0.008856, xyz.clamp_min(0.008856) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
-    lum = 116.0 * f[:, 1] - 16.0
-    b = 200.0 * (f[:, 1] - f[:, 2])
-    return torch.rad2deg(torch.atan2(lum - 50.0, b))
+    return torch.stack([116.0 * f[:, 1] - 16.0, 500.0 * (f[:, 0] - f[:, 1]), 200.0 * (f[:, 1] - f[:, 2])], dim=1)
+
+
+def ita_map(srgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, h, w) sRGB in [0, 1] -> (B, h, w) ITA degrees, atan2(L* - 50, b*) (``lab_map``'s CIELAB)."""
+    lab = lab_map(srgb)
+    return torch.rad2deg(torch.atan2(lab[:, 0] - 50.0, lab[:, 2]))
 
 
 def ita_loss(pred: torch.Tensor, target: torch.Tensor, skin: torch.Tensor, least: float = 256.0) -> torch.Tensor:
@@ -225,12 +230,16 @@ def spot_colour_loss(pred: torch.Tensor, target: torch.Tensor, thresholds: torch
 
 
 def region_mean_loss(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tensor, least: float = 16.0,
-                     weights: torch.Tensor | None = None) -> torch.Tensor:
+                     weights: torch.Tensor | None = None, lab: bool = False) -> torch.Tensor:
     """L1 (summed over sRGB channels) between the mean albedo of ``pred`` and ``target`` (B, C >= 3, h, w) over
     each region's texels ``masks`` (R, h, w, 0/1), averaged over the regions with more than ``least`` texels in
     the window, each region alike unless ``weights`` (R,) scales its error. Texel losses let a sparse dark pattern
     (brow hairs, knuckle creases) fade towards the skin around it, their median; the evaluation compares region
-    means."""
+    means. With ``lab`` the means are of each texel's CIELAB (``lab_map``), divided by 30 (one L* is about 0.01
+    in every sRGB channel), as the evaluation averages them: where a region is a texture of two colours (brow hairs
+    on skin) the mean of L* and the L* of the mean sRGB differ by a few units."""
+    if lab:
+        pred, target = lab_map(pred[:, :3]) / 30.0, lab_map(target[:, :3]) / 30.0
     count = masks.sum(dim=(1, 2))  # (R,)
     keep = count > least
     if not bool(keep.any()):
@@ -364,7 +373,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
                 loss = loss + cfg.band_power_weight * band_power_loss(pred, target[sl])
             if masks is not None:
                 loss = loss + cfg.region_mean_weight * region_mean_loss(pred, target[sl], masks[:, sl[2], sl[3]],
-                                                                        weights=reg_w)
+                                                                        weights=reg_w, lab=cfg.region_lab)
             if cfg.threshold_weight and k:
                 loss = loss + cfg.threshold_weight * threshold_loss(thr, thresholds[sl][:, :k], inside[sl],
                                                                   cfg.threshold_units)

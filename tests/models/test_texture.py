@@ -237,6 +237,28 @@ def test_region_boost_scales_only_the_named_regions_errors():
         region_loss_weights(("eyebrow",), 2.0)
 
 
+def test_region_mean_loss_in_lab_takes_the_evaluations_means():
+    """With ``lab`` the region means are of each texel's CIELAB, as the evaluation averages them (skimage's
+    rgb2lab): a region of dark hairs on skin and its flat sRGB mean cost nothing in sRGB but a few L* in Lab."""
+    from models.texture.evaluate import _lab
+    from models.texture.train import lab_map, region_mean_loss
+
+    rng = np.random.default_rng(2)
+    x = rng.random((1, 3, 8, 8)).astype(np.float32)
+    assert np.abs(lab_map(torch.from_numpy(x))[0].numpy().transpose(1, 2, 0).reshape(-1, 3)
+                  - _lab(x[0].transpose(1, 2, 0).reshape(-1, 3) * 255.0)).max() < 1e-3
+    masks = torch.zeros(1, 16, 16)
+    masks[0, :8, :8] = 1
+    hairs = torch.full((1, 3, 16, 16), 0.8)
+    hairs[..., :8:2, :8] = 0.1  # every other row of the region dark
+    flat = hairs.clone()
+    flat[..., :8, :8] = 0.45  # the region's sRGB mean
+    assert float(region_mean_loss(flat, hairs, masks)) < 1e-6
+    lab_mean = lambda t: _lab(t[0, :, :8, :8].permute(1, 2, 0).reshape(-1, 3).numpy() * 255.0).mean(0)  # noqa: E731
+    want = np.abs(lab_mean(flat) - lab_mean(hairs)).sum() / 30.0
+    assert want > 0.05 and abs(float(region_mean_loss(flat, hairs, masks, lab=True)) - want) < 1e-3 * want + 1e-4
+
+
 def test_band_power_loss_is_the_evaluations_spectrum():
     """The training's per-octave log power ratio of the high-frequency luma agrees with the evaluation's
     (``octave_power`` of ``highpass_luma``) away from the window's edges, is 0 for the same maps and for maps
@@ -384,7 +406,18 @@ def test_grain_units_and_region_colours(tmp_path):
         noise2["n512"][:, 1] *= -1.0
         flipped = (net(cond, lat, noise2) - full)[0, 0] - moved
         assert float((grain - flipped).abs().mean()) > 0.02  # the unit draws its noise channel
-    log = train(tmp_path / "w", TrainConfig(minutes=5, steps=2, batch=1, crops_per_batch=2, crop=32,
-                                            model=TextureConfig(grain=1, region_colour=True)), progress=False)
+    # without the latent the region colours are a function of the attributes alone
+    net = TextureDecoder(TextureConfig(grain=1, region_colour=True, region_colour_latent=False))
+    with torch.no_grad():
+        for prm in net.film[-1].parameters():
+            prm.normal_(0.0, 0.05)
+        a, b = (net._avatar_layers(cond, z)["region_colour"] for z in (lat, -lat))
+        assert torch.equal(a, b) and float(a.abs().max()) > 0.01
+        mids = [net._avatar_layers(cond, z)["mids"][0][0] for z in (lat, -lat)]
+        assert not torch.equal(*mids)  # the latent still reaches the layers
+    log = train(tmp_path / "w", TrainConfig(minutes=5, steps=2, batch=1, crops_per_batch=2, crop=32, region_lab=True,
+                                            model=TextureConfig(grain=1, region_colour=True,
+                                                                region_colour_latent=False)), progress=False)
     assert np.isfinite(log["final_loss"])
-    assert TextureDecoder.load(tmp_path / "w").cfg.grain == 1
+    loaded = TextureDecoder.load(tmp_path / "w").cfg
+    assert loaded.grain == 1 and loaded.region_colour and not loaded.region_colour_latent
