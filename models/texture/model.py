@@ -22,10 +22,10 @@ Layers (one small MLP shared by all texels, as matrix products over the texels, 
   per-texel outputs above, a threshold and an sRGB colour change: albedo += colour x sigmoid(sharpness x (noise -
   threshold)), with a learned sharpness per unit. Small dark spots (freckles, moles, age spots) are thresholds of
   smooth noise; a per-texel layer at 512 followed by bilinear upsampling can only draw them blurred and faint;
-- grain (``grain`` units, optional): the same form on the second channel of the 512 noise, starting near linear
+- grain (``grain`` units): the same form on the second channel of the 512 noise, starting near linear
   (sharpness 2, threshold 0): texture that a soft threshold of 512 noise makes at 1024 (brow hairs), which the
   512 grid's bilinear upsampling draws too smooth;
-- region colour (optional): a per-avatar sRGB offset of the albedo per template map, from the condition's
+- region colour: a per-avatar sRGB offset of the albedo per template map, from the condition's
   modulation network, so that a small region's colour (the mouth, the brows) can follow the attributes by a
   function of its own rather than through the shared per-texel layers;
 - normal: a fixed central-difference layer turns the 1024 height into tangent-space normal x, y (OpenGL, +Y
@@ -68,8 +68,8 @@ class TextureConfig:
     depth: int = 1
     film: int = 64
     spots: int = 3
-    grain: int = 0
-    region_colour: bool = False
+    grain: int = 1
+    region_colour: bool = True
     region_colour_latent: bool = True
 
     @property
