@@ -203,7 +203,8 @@ class TextureDecoder(nn.Module):
         """Each avatar's layer parameters from its condition and latent: the input layer's template weights
         ``w_t`` (B, hidden, N_TEMPLATE), bias (B, hidden, 1) and noise weights (B, hidden, N_NOISE), both weights
         scaled per avatar; the mid layers' modulated (bias, weight); the output layer's per-avatar bias and its
-        weight expanded over the batch."""
+        weight expanded over the batch; with ``region_colour`` each template map's sRGB albedo offset
+        (B, 3, N_TEMPLATE), else None."""
         b, h = cond.shape[0], self.cfg.hidden
         cz = torch.cat([cond, latent], dim=1)
         w = self.inp.weight
