@@ -16,7 +16,8 @@ gradient away from a spot's edge, so rare spots (age spots on old skin) would be
 and without it the freckle unit's count stops following ``freckles``; ``spot_colour_loss`` (x
 ``spot_colour_weight``) compares the units' colour changes with the generator's. Each region's mean colour in
 the window is compared too (``region_mean_loss``, x ``region_mean_weight``, every region alike but those named in
-``region_boost``, x ``region_boost_factor``): texel losses let sparse dark patterns (brow hairs, knuckle creases)
+``region_boost``, x ``region_boost_factor``; those named in ``lab_regions`` also in CIELAB, x
+``lab_region_weight``): texel losses let sparse dark patterns (brow hairs, knuckle creases)
 fade towards the skin around them. ``band_power_loss`` (x ``band_power_weight``) compares the albedo luma's
 high-frequency power per octave, as the evaluation's spectrum does, and ``ita_loss`` (x ``ita_weight``) the
 skin texels' mean ITA, as its tone does. Training runs ``steps`` optimiser steps (the learning-rate schedule
@@ -89,6 +90,8 @@ class TrainConfig:
     region_boost: tuple[str, ...] = ()  # regions whose mean-colour error counts region_boost_factor times
     region_boost_factor: float = 1.0
     region_lab: bool = False  # region means of CIELAB (as the evaluation takes them) instead of sRGB
+    lab_regions: tuple[str, ...] = ()  # regions whose CIELAB mean is compared too (x lab_region_weight)
+    lab_region_weight: float = 0.0
     tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
     band_power_weight: float = 0.2  # weight of the luma's high-frequency power per octave (|log ratio|)
     ita_weight: float = 0.02  # weight of the skin texels' mean ITA error (degrees)
@@ -254,6 +257,24 @@ def region_mean_loss(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tens
     return err.mean()
 
 
+def lab_region_loss(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tensor,
+                    least: float = 16.0) -> torch.Tensor:
+    """``region_mean_loss`` in CIELAB / 30 for a few regions ``masks`` (R, h, w, 0/1), converting only the
+    texels they cover: where a region is a texture of two colours (brow hairs, stubble on skin) the mean of each
+    texel's L* (the evaluation's) and the L* of the mean sRGB differ by a few units, which the sRGB region loss
+    does not see."""
+    texels = masks.flatten(1).sum(dim=0) > 0  # (h * w,)
+    if float(masks.sum()) <= least:
+        return pred.new_zeros(())
+    idx = torch.nonzero(texels).squeeze(1)
+    b = pred.shape[0]
+
+    def lab(x: torch.Tensor) -> torch.Tensor:
+        return lab_map(x[:, :3].flatten(2)[:, :, idx].view(b, 3, -1, 1)).view(b, 3, 1, -1) / 30.0
+
+    return region_mean_loss(lab(pred), lab(target), masks.flatten(1)[:, idx].view(masks.shape[0], 1, -1), least)
+
+
 def region_loss_weights(boost: tuple[str, ...], factor: float) -> torch.Tensor:
     """(R,) weight of each region of ``REGIONS`` in ``region_mean_loss``: ``factor`` for those named in ``boost``,
     1 elsewhere. Unknown names raise ValueError."""
@@ -331,6 +352,8 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     inside = template_tensors()["inside"] * region_weights()
     masks = region_masks() if cfg.region_mean_weight else None
     reg_w = region_loss_weights(tuple(cfg.region_boost), cfg.region_boost_factor)
+    lab_masks = (region_masks()[region_loss_weights(tuple(cfg.lab_regions), 2.0) > 1.5]
+                 if cfg.lab_region_weight and cfg.lab_regions else None)
     skin = torch.from_numpy(skin_mask(1024)).float() if cfg.ita_weight else None
     t0 = time.perf_counter()
     budget = cfg.minutes * 60.0
@@ -374,6 +397,8 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
             if masks is not None:
                 loss = loss + cfg.region_mean_weight * region_mean_loss(pred, target[sl], masks[:, sl[2], sl[3]],
                                                                         weights=reg_w, lab=cfg.region_lab)
+            if lab_masks is not None:
+                loss = loss + cfg.lab_region_weight * lab_region_loss(pred, target[sl], lab_masks[:, sl[2], sl[3]])
             if cfg.threshold_weight and k:
                 loss = loss + cfg.threshold_weight * threshold_loss(thr, thresholds[sl][:, :k], inside[sl],
                                                                   cfg.threshold_units)

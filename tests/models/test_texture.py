@@ -241,7 +241,7 @@ def test_region_mean_loss_in_lab_takes_the_evaluations_means():
     """With ``lab`` the region means are of each texel's CIELAB, as the evaluation averages them (skimage's
     rgb2lab): a region of dark hairs on skin and its flat sRGB mean cost nothing in sRGB but a few L* in Lab."""
     from models.texture.evaluate import _lab
-    from models.texture.train import lab_map, region_mean_loss
+    from models.texture.train import lab_map, lab_region_loss, region_mean_loss
 
     rng = np.random.default_rng(2)
     x = rng.random((1, 3, 8, 8)).astype(np.float32)
@@ -257,6 +257,12 @@ def test_region_mean_loss_in_lab_takes_the_evaluations_means():
     lab_mean = lambda t: _lab(t[0, :, :8, :8].permute(1, 2, 0).reshape(-1, 3).numpy() * 255.0).mean(0)  # noqa: E731
     want = np.abs(lab_mean(flat) - lab_mean(hairs)).sum() / 30.0
     assert want > 0.05 and abs(float(region_mean_loss(flat, hairs, masks, lab=True)) - want) < 1e-3 * want + 1e-4
+    # lab_region_loss converts only the named regions' texels and gives the same value
+    two = torch.zeros(2, 16, 16)
+    two[0], two[1, 10:, 10:] = masks[0], 1
+    flat[..., 10:, 10:] = 0.3
+    both = float(region_mean_loss(flat, hairs, two, lab=True))
+    assert abs(float(lab_region_loss(flat, hairs, two)) - both) < 1e-5 and both > want / 2
 
 
 def test_band_power_loss_is_the_evaluations_spectrum():
