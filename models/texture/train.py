@@ -275,12 +275,12 @@ def lab_region_loss(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tenso
     return region_mean_loss(lab(pred), lab(target), masks.flatten(1)[:, idx].view(masks.shape[0], 1, -1), least)
 
 
-def region_loss_weights(boost: tuple[str, ...], factor: float) -> torch.Tensor:
+def region_loss_weights(boost: tuple[str, ...], factor: float, field: str = "region_boost") -> torch.Tensor:
     """(R,) weight of each region of ``REGIONS`` in ``region_mean_loss``: ``factor`` for those named in ``boost``,
-    1 elsewhere. Unknown names raise ValueError."""
+    1 elsewhere. Unknown names raise ValueError naming the config ``field`` they came from."""
     unknown = sorted(set(boost) - set(REGIONS))
     if unknown:
-        raise ValueError(f"region_boost: unknown regions {unknown}; allowed: {', '.join(REGIONS)}")
+        raise ValueError(f"{field}: unknown regions {unknown}; allowed: {', '.join(REGIONS)}")
     return torch.tensor([factor if r in boost else 1.0 for r in REGIONS])
 
 
@@ -350,10 +350,12 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     model = TextureDecoder(cfg.model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     inside = template_tensors()["inside"] * region_weights()
-    masks = region_masks() if cfg.region_mean_weight else None
+    use_lab = bool(cfg.lab_region_weight and cfg.lab_regions)
+    all_masks = region_masks() if cfg.region_mean_weight or use_lab else None  # (R, 1024, 1024), 88 MB: once
+    masks = all_masks if cfg.region_mean_weight else None
     reg_w = region_loss_weights(tuple(cfg.region_boost), cfg.region_boost_factor)
-    lab_masks = (region_masks()[region_loss_weights(tuple(cfg.lab_regions), 2.0) > 1.5]
-                 if cfg.lab_region_weight and cfg.lab_regions else None)
+    # the named regions' masks (region_loss_weights checks the names)
+    lab_masks = all_masks[region_loss_weights(tuple(cfg.lab_regions), 2.0, "lab_regions") > 1.5] if use_lab else None
     skin = torch.from_numpy(skin_mask(1024)).float() if cfg.ita_weight else None
     t0 = time.perf_counter()
     budget = cfg.minutes * 60.0
