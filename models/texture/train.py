@@ -92,6 +92,8 @@ class TrainConfig:
     region_lab: bool = False  # region means of CIELAB (as the evaluation takes them) instead of sRGB
     lab_regions: tuple[str, ...] = ()  # regions whose CIELAB mean is compared too (x lab_region_weight)
     lab_region_weight: float = 0.0
+    focus_regions: tuple[str, ...] = ()  # regions given a window of their own every step, in turn (x focus_weight)
+    focus_weight: float = 1.0
     tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
     band_power_weight: float = 0.2  # weight of the luma's high-frequency power per octave (|log ratio|)
     ita_weight: float = 0.02  # weight of the skin texels' mean ITA error (degrees)
@@ -319,6 +321,29 @@ def _small_region_texels(reference: float = 0.02) -> list[np.ndarray]:
     return out
 
 
+def focus_windows(names: tuple[str, ...], margin: int = 4, least: int = 16, smallest: int = 32
+                  ) -> list[tuple[int, int, int]]:
+    """(row, column, side) at 512 texels of a square window around each part (connected texels, more than
+    ``least`` at 1024) of the regions ``names``, with ``margin`` texels about it and at least ``smallest`` on a side
+    (the octave power loss needs 64 texels at 1024): a small region far from the
+    face's crops (the mouth's inside is a few hundred texels at the top of the layout) is otherwise seen in a few
+    percent of the crops. Unknown names raise ValueError naming ``focus_regions``."""
+    from scipy import ndimage
+
+    region_loss_weights(names, 2.0, "focus_regions")
+    texels = region_texels(1024)
+    out = []
+    for name in names:
+        parts, _ = ndimage.label(texels[..., REGIONS.index(name)])
+        for i, (rows, cols) in enumerate(ndimage.find_objects(parts)):
+            if (parts[rows, cols] == i + 1).sum() <= least:
+                continue
+            side = min(GRID, max(smallest, max(rows.stop - rows.start, cols.stop - cols.start) // 2 + 2 * margin + 1))
+            cy, cx = (rows.start + rows.stop) // 4, (cols.start + cols.stop) // 4
+            out.append((min(max(cy - side // 2, 0), GRID - side), min(max(cx - side // 2, 0), GRID - side), side))
+    return out
+
+
 def _crop_origin(rng: np.random.Generator, n: int) -> tuple[int, int]:
     """(row, column) of a crop's corner at 512 texels: 20 % around a texel of a small region (a region drawn
     first, each alike: the mouth, eyebrows and nails are a few hundred texels, anywhere on the layout), 30 % on
@@ -357,6 +382,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     # the named regions' masks (region_loss_weights checks the names)
     lab_masks = all_masks[region_loss_weights(tuple(cfg.lab_regions), 2.0, "lab_regions") > 1.5] if use_lab else None
     skin = torch.from_numpy(skin_mask(1024)).float() if cfg.ita_weight else None
+    focus = focus_windows(tuple(cfg.focus_regions))
     t0 = time.perf_counter()
     budget = cfg.minutes * 60.0
     log: list[dict] = []
@@ -368,6 +394,35 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         frac = (time.perf_counter() - t0) / budget
         return min(max(frac, step / cfg.steps) if cfg.steps else frac, 1.0)
 
+    def crop_loss(b: dict, y0: int, x0: int, n: int) -> torch.Tensor:
+        """Every loss on one round's maps ``b`` in the window of side ``n`` at (``y0``, ``x0``) of the 512 grid."""
+        pred, units = model(b["cond"], b["lat"], b["noise"], crop=(y0, x0, n), grid_noise=b["grid"],
+                            spot_noise=b["spot"], spot_outputs=True)
+        k = model.cfg.spots  # the spot units (the grain units have no target of their own)
+        units = units[:, :4 * k]
+        thr = units[:, 0::4]
+        sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
+        loss = texel_loss(pred, b["target"][sl], inside[sl], cfg.detail_weight, cfg.normal_lowpass, cfg.hf_squared,
+                          cfg.tone_weight)
+        if skin is not None:
+            loss = loss + cfg.ita_weight * ita_loss(pred, b["target"][sl], skin[sl[2], sl[3]])
+        if cfg.band_power_weight:
+            loss = loss + cfg.band_power_weight * band_power_loss(pred, b["target"][sl])
+        if masks is not None:
+            loss = loss + cfg.region_mean_weight * region_mean_loss(pred, b["target"][sl], masks[:, sl[2], sl[3]],
+                                                                    weights=reg_w, lab=cfg.region_lab)
+        if lab_masks is not None:
+            loss = loss + cfg.lab_region_weight * lab_region_loss(pred, b["target"][sl], lab_masks[:, sl[2], sl[3]])
+        if cfg.threshold_weight and k:
+            loss = loss + cfg.threshold_weight * threshold_loss(thr, b["thresholds"][sl][:, :k], inside[sl],
+                                                              cfg.threshold_units)
+        if cfg.spot_colour_weight and k:
+            col = units.view(units.shape[0], k, 4, n, n)[:, :, 1:].reshape(units.shape[0], 3 * k, n, n)
+            colours = b["colours"][:, :3 * k, y0: y0 + n, x0: x0 + n]
+            loss = loss + cfg.spot_colour_weight * spot_colour_loss(col, colours, b["thresholds"][sl][:, :k],
+                                                                   inside[sl])
+        return loss
+
     for rnd in range(cfg.max_rounds):
         if progress_fraction() >= 1.0:
             break
@@ -376,38 +431,18 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         cond, lat, noise = inputs_for(reqs, model.cfg.latent_dim)
         painted = procedural_maps(reqs, noise, spot_colours=cfg.spot_colour_weight > 0)
         target, thresholds, colours = maps_target(painted), painted["thresholds"], painted.get("spot_colours")
-        grid, spot = noise_input(noise), spot_input(noise, model.cfg)  # once per round, not once per crop
+        # the noise inputs once per round, not once per crop
+        b = {"cond": cond, "lat": lat, "noise": noise, "grid": noise_input(noise), "spot": spot_input(noise, model.cfg),
+             "target": target, "thresholds": thresholds, "colours": colours}
+
         losses = []
         for _ in range(cfg.crops_per_batch):
             frac = progress_fraction()
             for g in opt.param_groups:
                 g["lr"] = cfg.lr_end + 0.5 * (cfg.lr - cfg.lr_end) * (1 + np.cos(np.pi * frac))
-            y0, x0 = _crop_origin(rng, cfg.crop)
-            n = cfg.crop
-            pred, units = model(cond, lat, noise, crop=(y0, x0, n), grid_noise=grid, spot_noise=spot,
-                                spot_outputs=True)
-            k = model.cfg.spots  # the spot units (the grain units have no target of their own)
-            units = units[:, :4 * k]
-            thr = units[:, 0::4]
-            sl = (slice(None), slice(None), slice(2 * y0, 2 * (y0 + n)), slice(2 * x0, 2 * (x0 + n)))
-            loss = texel_loss(pred, target[sl], inside[sl], cfg.detail_weight, cfg.normal_lowpass, cfg.hf_squared,
-                              cfg.tone_weight)
-            if skin is not None:
-                loss = loss + cfg.ita_weight * ita_loss(pred, target[sl], skin[sl[2], sl[3]])
-            if cfg.band_power_weight:
-                loss = loss + cfg.band_power_weight * band_power_loss(pred, target[sl])
-            if masks is not None:
-                loss = loss + cfg.region_mean_weight * region_mean_loss(pred, target[sl], masks[:, sl[2], sl[3]],
-                                                                        weights=reg_w, lab=cfg.region_lab)
-            if lab_masks is not None:
-                loss = loss + cfg.lab_region_weight * lab_region_loss(pred, target[sl], lab_masks[:, sl[2], sl[3]])
-            if cfg.threshold_weight and k:
-                loss = loss + cfg.threshold_weight * threshold_loss(thr, thresholds[sl][:, :k], inside[sl],
-                                                                  cfg.threshold_units)
-            if cfg.spot_colour_weight and k:
-                col = units.view(units.shape[0], k, 4, n, n)[:, :, 1:].reshape(units.shape[0], 3 * k, n, n)
-                loss = loss + cfg.spot_colour_weight * spot_colour_loss(col, colours[:, :3 * k, y0: y0 + n, x0: x0 + n],
-                                                                       thresholds[sl][:, :k], inside[sl])
+            loss = crop_loss(b, *_crop_origin(rng, cfg.crop), cfg.crop)
+            if focus:
+                loss = loss + cfg.focus_weight * crop_loss(b, *focus[step % len(focus)])
             opt.zero_grad()
             loss.backward()
             opt.step()

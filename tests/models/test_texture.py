@@ -23,7 +23,7 @@ from models.texture.data import (
 from models.texture.evaluate import albedo_skin_ita, skin_mask, wrinkle_energy
 from models.texture.infer import network_output, skin_maps, skin_request
 from models.texture.model import TextureDecoder
-from models.texture.template import REGIONS, template_maps
+from models.texture.template import REGIONS, region_texels, template_maps
 from pipeline.core.spec import parse_avatar
 
 
@@ -378,6 +378,34 @@ def test_training_crops_and_weights_reach_the_small_regions():
     inside = template_maps(1024)["inside"] > 0.5
     assert w.min() == 1.0 and w.max() <= 6.0 and np.median(w[inside]) < 1.5  # most skin counts once
     assert w[brows].mean() > 3.0
+
+
+def test_focus_windows_cover_their_regions_and_train(tmp_path):
+    """Each focus window holds one part of its region whole, inside the 512 grid; unknown names are reported as
+    focus_regions; a training with focus windows runs (the smallest window is big enough for every loss)."""
+    from scipy import ndimage
+
+    from models.texture.train import TrainConfig, focus_windows, train
+
+    texels = region_texels(1024)
+    windows = focus_windows(("mouth", "areolae", "eyebrows"))
+    parts = 0
+    for name in ("mouth", "areolae", "eyebrows"):
+        lab, n = ndimage.label(texels[..., REGIONS.index(name)])
+        for i in range(1, n + 1):
+            ys, xs = np.nonzero(lab == i)
+            if len(ys) <= 16:
+                continue
+            parts += 1
+            assert any(y0 * 2 <= ys.min() and ys.max() < (y0 + s) * 2 and x0 * 2 <= xs.min()
+                       and xs.max() < (x0 + s) * 2 for y0, x0, s in windows), (name, i)
+    assert len(windows) == parts >= 4  # the mouth's two parts, the areola, two brows
+    assert all(32 <= s <= 64 and 0 <= y0 <= 512 - s and 0 <= x0 <= 512 - s for y0, x0, s in windows)
+    with pytest.raises(ValueError, match="focus_regions"):
+        focus_windows(("moustache",))
+    log = train(tmp_path / "w", TrainConfig(minutes=5, steps=2, batch=1, crops_per_batch=2, crop=32,
+                                            focus_regions=("mouth", "areolae")), progress=False)
+    assert log["steps"] == 2 and np.isfinite(log["final_loss"])
 
 
 def test_grain_units_and_region_colours(tmp_path):
