@@ -94,6 +94,7 @@ class TrainConfig:
     lab_region_weight: float = 0.0
     focus_regions: tuple[str, ...] = ()  # regions given a window of their own every step, in turn (x focus_weight)
     focus_weight: float = 1.0
+    free_hair: float = 0.0  # share of requests whose hair colour is drawn apart from their tone and age
     tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
     band_power_weight: float = 0.2  # weight of the luma's high-frequency power per octave (|log ratio|)
     ita_weight: float = 0.02  # weight of the skin texels' mean ITA error (degrees)
@@ -321,6 +322,18 @@ def _small_region_texels(reference: float = 0.02) -> list[np.ndarray]:
     return out
 
 
+def free_hair(rng: np.random.Generator, req: SkinRequest, share: float) -> SkinRequest:
+    """``req`` with, at probability ``share``, a hair colour drawn apart from its tone and age: eumelanin uniform
+    0-1, red at 15 %, grey uniform 0-1 at half. Half of the product's requests take the default hair, which darkens
+    with the tone and greys with age; learned from such requests alone, a network reads grey brows off the age (blond
+    brows of the old came out grey, grey ones of the young yellow)."""
+    if share <= 0.0 or rng.random() >= share:
+        return req
+    eumelanin, red = float(rng.uniform(0, 1)), float(rng.random() < 0.15)
+    grey = float(rng.uniform(0, 1)) if rng.random() < 0.5 else 0.0
+    return dataclasses.replace(req, hair=(eumelanin, red, grey))
+
+
 def focus_windows(names: tuple[str, ...], margin: int = 4, least: int = 16, smallest: int = 32
                   ) -> list[tuple[int, int, int]]:
     """(row, column, side) at 512 texels of a square window around each part (connected texels, more than
@@ -426,7 +439,7 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     for rnd in range(cfg.max_rounds):
         if progress_fraction() >= 1.0:
             break
-        reqs = [random_request(rng, seed_counter + k) for k in range(cfg.batch)]
+        reqs = [free_hair(rng, random_request(rng, seed_counter + k), cfg.free_hair) for k in range(cfg.batch)]
         seed_counter += cfg.batch
         cond, lat, noise = inputs_for(reqs, model.cfg.latent_dim)
         painted = procedural_maps(reqs, noise, spot_colours=cfg.spot_colour_weight > 0)

@@ -380,6 +380,24 @@ def test_training_crops_and_weights_reach_the_small_regions():
     assert w[brows].mean() > 3.0
 
 
+def test_free_hair_draws_hair_apart_from_tone_and_age():
+    """With free_hair, grey hair comes at any age and blond on dark skin; without it, requests are untouched and
+    no random number is drawn (the training's request sequence stays that of the default)."""
+    from models.texture.data import random_request
+    from models.texture.train import free_hair
+
+    rng, ref = np.random.default_rng(5), np.random.default_rng(5)
+    plain = [free_hair(rng, random_request(rng, k), 0.0) for k in range(50)]
+    assert plain == [random_request(ref, k) for k in range(50)]
+    rng = np.random.default_rng(6)
+    reqs = [free_hair(rng, random_request(rng, k), 1.0) for k in range(400)]
+    hair = np.array([r.hair for r in reqs])
+    age, ita = np.array([r.age for r in reqs]), np.array([r.ita for r in reqs])
+    assert ((hair[:, 2] > 0.5) & (age < 40)).mean() > 0.1  # grey on the young
+    assert ((hair[:, 0] < 0.3) & (ita < -20)).mean() > 0.05  # blond on dark skin
+    assert 0.1 < hair[:, 1].mean() < 0.2 and abs(np.corrcoef(hair[:, 2], age)[0, 1]) < 0.2
+
+
 def test_focus_windows_cover_their_regions_and_train(tmp_path):
     """Each focus window holds one part of its region whole, inside the 512 grid; unknown names are reported as
     focus_regions; a training with focus windows runs (the smallest window is big enough for every loss)."""
