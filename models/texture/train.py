@@ -338,9 +338,9 @@ def focus_windows(names: tuple[str, ...], margin: int = 4, least: int = 16, smal
                   ) -> list[tuple[int, int, int]]:
     """(row, column, side) at 512 texels of a square window around each part (connected texels, more than
     ``least`` at 1024) of the regions ``names``, with ``margin`` texels about it and at least ``smallest`` on a side
-    (the octave power loss needs 64 texels at 1024): a small region far from the
-    face's crops (the mouth's inside is a few hundred texels at the top of the layout) is otherwise seen in a few
-    percent of the crops. Unknown names raise ValueError naming ``focus_regions``."""
+    (the octave power loss needs 64 texels at 1024): a small region far from the face's crops (the mouth's inside
+    is a few hundred texels at the top of the layout) is otherwise seen in a few percent of the crops. Unknown
+    names raise ValueError naming ``focus_regions``."""
     from scipy import ndimage
 
     region_loss_weights(names, 2.0, "focus_regions")
@@ -443,11 +443,10 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         seed_counter += cfg.batch
         cond, lat, noise = inputs_for(reqs, model.cfg.latent_dim)
         painted = procedural_maps(reqs, noise, spot_colours=cfg.spot_colour_weight > 0)
-        target, thresholds, colours = maps_target(painted), painted["thresholds"], painted.get("spot_colours")
         # the noise inputs once per round, not once per crop
         b = {"cond": cond, "lat": lat, "noise": noise, "grid": noise_input(noise), "spot": spot_input(noise, model.cfg),
-             "target": target, "thresholds": thresholds, "colours": colours}
-
+             "target": maps_target(painted), "thresholds": painted["thresholds"],
+             "colours": painted.get("spot_colours")}
         losses = []
         for _ in range(cfg.crops_per_batch):
             frac = progress_fraction()
