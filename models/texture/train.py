@@ -98,6 +98,7 @@ class TrainConfig:
     tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
     band_power_weight: float = 0.2  # weight of the luma's high-frequency power per octave (|log ratio|)
     ita_weight: float = 0.02  # weight of the skin texels' mean ITA error (degrees)
+    ema: float = 0.0  # decay per step of an exponential moving average of the weights, which is what is saved (0: off)
     model: TextureConfig = dataclasses.field(default_factory=TextureConfig)
 
 
@@ -396,6 +397,9 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     lab_masks = all_masks[region_loss_weights(tuple(cfg.lab_regions), 2.0, "lab_regions") > 1.5] if use_lab else None
     skin = torch.from_numpy(skin_mask(1024)).float() if cfg.ita_weight else None
     focus = focus_windows(tuple(cfg.focus_regions))
+    params = list(model.parameters())
+    # the last steps' weights averaged: the tone and the spots of one step's weights wander with its batch
+    ema = [p.detach().clone() for p in params] if cfg.ema else None
     t0 = time.perf_counter()
     budget = cfg.minutes * 60.0
     log: list[dict] = []
@@ -458,6 +462,9 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    torch._foreach_lerp_(ema, params, 1.0 - cfg.ema)
             losses.append(float(loss.detach()))
             step += 1
         log.append({"round": rnd, "step": step, "seconds": round(time.perf_counter() - t0, 1),
@@ -465,6 +472,10 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         bar.update(int(time.perf_counter() - t0) - bar.n)
         bar.set_postfix(loss=f"{np.mean(losses):.4f}")
     bar.close()
+    if ema is not None:
+        with torch.no_grad():
+            for p, e in zip(params, ema, strict=True):
+                p.copy_(e)
     out_dir = Path(out_dir)
     model.save(out_dir)
     summary = {"config": dataclasses.asdict(cfg), "rounds": len(log), "steps": step,

@@ -426,6 +426,24 @@ def test_focus_windows_cover_their_regions_and_train(tmp_path):
     assert log["steps"] == 2 and np.isfinite(log["final_loss"])
 
 
+def test_ema_saves_the_averaged_weights(tmp_path):
+    """With ema the saved weights are the moving average of the steps' weights: after 3 steps at decay 0.9 they
+    have moved from the start a fraction of the way the last step's weights have (1 - 0.9^3 = 27 % if the steps
+    went one way)."""
+    from models.texture.model import TextureConfig
+    from models.texture.train import TrainConfig, train
+
+    torch.manual_seed(1234)  # TrainConfig's default seed: the weights train starts from
+    start = TextureDecoder(TextureConfig()).state_dict()
+    moved = {}
+    for ema in (0.0, 0.9):
+        cfg = TrainConfig(minutes=5, steps=3, batch=1, crops_per_batch=3, crop=32, ema=ema)
+        assert train(tmp_path / str(ema), cfg, progress=False)["steps"] == 3
+        saved = TextureDecoder.load(tmp_path / str(ema)).state_dict()
+        moved[ema] = sum(float((saved[k] - start[k].half().float()).abs().sum()) for k in start)
+    assert moved[0.0] > 0 and 0.05 * moved[0.0] < moved[0.9] < 0.4 * moved[0.0]
+
+
 def test_grain_units_and_region_colours(tmp_path):
     """The optional grain units (a soft threshold of the seed's 512 noise at 1024) and per-avatar region colours:
     the whole layout (banded, no gradients) matches the training windows; a region colour moves the albedo only
