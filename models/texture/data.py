@@ -115,6 +115,7 @@ def condition(req: SkinRequest) -> np.ndarray:
 
 
 N_CONDITION = 15
+HAIR_RGB = slice(8, 11)  # the hair's linear RGB among the condition's inputs
 TONE = slice(11, 14)  # the requested tone's sRGB among the condition's inputs
 
 

@@ -28,6 +28,9 @@ Layers (one small MLP shared by all texels, as matrix products over the texels, 
 - region colour: a per-avatar sRGB offset of the albedo per template map, from the condition's
   modulation network, so that a small region's colour (the mouth, the brows) can follow the attributes by a
   function of its own rather than through the shared per-texel layers;
+- hair mix (optional): a per-texel weight that draws the albedo value toward the requested hair colour's sRGB
+  (value + mix x (hair - value), at 512 before the upsampling), so that the brows and the stubble take the hair's
+  hue by a weight the layers learn per region instead of by a function of the condition they must learn per hue;
 - normal: a fixed central-difference layer turns the 1024 height into tangent-space normal x, y (OpenGL, +Y
   along +v).
 """
@@ -43,7 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.texture.data import N_CONDITION, TONE, template_tensors, up
+from models.common.colour import linear_to_srgb
+from models.texture.data import HAIR_RGB, N_CONDITION, TONE, template_tensors, up
 from models.texture.template import REGIONS, SIZE, WRINKLES
 
 NAME = "texture"
@@ -61,7 +65,8 @@ class TextureConfig:
     film: width of the condition's modulation network (input scale, mid scale and shift); spots: spot units
     (``SPOT_NOISE``'s first ones); grain: grain units (``GRAIN_NOISE``'s first ones); region_colour: a per-avatar
     sRGB offset of the albedo per template map, from the condition's modulation network; region_colour_latent:
-    whether the seed's latent reaches those offsets (without it they are a function of the attributes alone)."""
+    whether the seed's latent reaches those offsets (without it they are a function of the attributes alone);
+    hair_mix: a per-texel output that mixes the albedo value toward the hair colour's sRGB."""
 
     latent_dim: int = 8
     hidden: int = 32
@@ -71,6 +76,7 @@ class TextureConfig:
     grain: int = 1
     region_colour: bool = True
     region_colour_latent: bool = True
+    hair_mix: bool = False
 
     @property
     def units(self) -> int:
@@ -79,8 +85,9 @@ class TextureConfig:
 
     @property
     def n_out(self) -> int:
-        """Per-texel outputs at 512: the base 9 and a threshold and a colour (3) per spot or grain unit."""
-        return N_BASE + 4 * self.units
+        """Per-texel outputs at 512: the base 9, a threshold and a colour (3) per spot or grain unit, and the hair
+        mix last."""
+        return N_BASE + 4 * self.units + int(self.hair_mix)
 
     def unit_noise(self) -> tuple[tuple[str, int], ...]:
         """The noise channel of each unit, spot units first."""
@@ -186,6 +193,9 @@ class TextureDecoder(nn.Module):
         # upsampled a few channels at a time: each group's 1024 maps stay in the CPU's cache while they are made
         # (all 21 at once: 48 ms; the base 9 and each unit's 4 apart: about a third of that)
         y = y.view(cond.shape[0], n_out, side, side)
+        if self.cfg.hair_mix:
+            hair = linear_to_srgb(cond[:, HAIR_RGB])[:, :, None, None]
+            y = torch.cat([torch.addcmul(y[:, :3], y[:, -1:], hair - y[:, :3]), y[:, 3:]], dim=1)
         base = up(y[:, :N_BASE], 2 * side)
         albedo = torch.addcmul(base[:, 0:3], base[:, 3:6], n1024)
         sharp = self.sharpness.exp()
@@ -197,7 +207,7 @@ class TextureDecoder(nn.Module):
                 albedo.addcmul_(u[:, 1:4], (spot[:, k: k + 1] - u[:, 0:1]).mul_(sharp[k]).sigmoid_())
         maps = torch.cat([albedo, height_to_normal(base[:, 6:7]), torch.addcmul(base[:, 7:8], base[:, 8:9], n1024)],
                          dim=1)
-        return (maps, y[:, N_BASE:]) if spot_outputs else maps
+        return (maps, y[:, N_BASE: N_BASE + 4 * self.cfg.units]) if spot_outputs else maps
 
     def _avatar_layers(self, cond: torch.Tensor, latent: torch.Tensor) -> dict:
         """Each avatar's layer parameters from its condition and latent: the input layer's template weights

@@ -444,12 +444,43 @@ def test_ema_saves_the_averaged_weights(tmp_path):
     assert moved[0.0] > 0 and 0.05 * moved[0.0] < moved[0.9] < 0.4 * moved[0.0]
 
 
+def test_hair_mix_draws_the_albedo_toward_the_hair_colour(tmp_path):
+    """With hair_mix, a mix weight of 1 (and no noise gain) makes the albedo the requested hair's sRGB on every
+    texel, for any hair; the untrained network starts at 0 (no mix); training keeps the option."""
+    from models.common.colour import linear_to_srgb
+    from models.texture.data import hair_linear_rgb
+    from models.texture.model import TextureConfig
+    from models.texture.train import TrainConfig, inputs_for, train
+
+    torch.manual_seed(0)
+    net = TextureDecoder(TextureConfig(hair_mix=True)).eval()
+    assert float(net.out.bias[-1].detach()) == 0.0 and float(net.out.weight[-1].detach().abs().max()) == 0.0
+    for hair in ("red", "blond", "grey"):
+        r = SkinRequest(ita=-30, age=40, sex=1.0, hair=HAIR_COLORS[hair], freckles=0.3, seed=3)
+        cond, lat, noise = inputs_for([r], net.cfg.latent_dim)
+        with torch.no_grad():
+            plain = net(cond, lat, noise)[0, :3]
+            net.out.bias[-1] = 1.0
+            net.out.weight[3:6] = 0.0
+            net.out.bias[3:6] = 0.0  # no noise gain
+            mixed = net(cond, lat, noise)[0, :3]
+            window = net(cond, lat, noise, crop=(100, 200, 32))[0, :3]
+            net.out.bias[-1] = 0.0
+        target = linear_to_srgb(torch.from_numpy(hair_linear_rgb(HAIR_COLORS[hair])).float())[:, None, None]
+        assert torch.allclose(mixed, target.expand_as(mixed), atol=1e-5)
+        assert torch.allclose(window, target.expand_as(window), atol=1e-5)
+        assert float((plain - target).abs().mean()) > 0.05
+    log = train(tmp_path / "w", TrainConfig(minutes=5, steps=2, batch=1, crops_per_batch=2, crop=32,
+                                            model=TextureConfig(hair_mix=True)), progress=False)
+    assert np.isfinite(log["final_loss"]) and TextureDecoder.load(tmp_path / "w").cfg.hair_mix
+
+
 def test_grain_units_and_region_colours(tmp_path):
     """The optional grain units (a soft threshold of the seed's 512 noise at 1024) and per-avatar region colours:
     the whole layout (banded, no gradients) matches the training windows; a region colour moves the albedo only
     on that region's texels; a grain unit's colour follows its noise channel at 1024; the training runs with both."""
     from models.texture.data import up
-    from models.texture.model import N_TEMPLATE, TextureConfig, template_input
+    from models.texture.model import N_BASE, N_TEMPLATE, TextureConfig, template_input
     from models.texture.train import TrainConfig, inputs_for, train
 
     torch.manual_seed(0)
@@ -469,7 +500,7 @@ def test_grain_units_and_region_colours(tmp_path):
         assert float(weight.max()) > 0.99 and float((weight > 0.5).float().mean()) < 0.01
         assert torch.allclose(moved, 0.2 * weight, atol=1e-5)
         assert net.film[-1].bias.shape[0] > 3 * N_TEMPLATE
-        g = net.cfg.n_out - 3  # the grain unit's red colour change, everywhere
+        g = N_BASE + 4 * net.cfg.spots + 1  # the grain unit's red colour change, everywhere
         net.out.bias[g] += 0.3
         grain = (net(cond, lat, noise) - full)[0, 0] - moved
         noise2 = {**noise, "n512": noise["n512"].clone()}
