@@ -29,8 +29,9 @@ Layers (one small MLP shared by all texels, as matrix products over the texels, 
   modulation network, so that a small region's colour (the mouth, the brows) can follow the attributes by a
   function of its own rather than through the shared per-texel layers;
 - hair mix (optional): a per-texel weight that draws the albedo value toward the requested hair colour's sRGB
-  (value + mix x (hair - value), at 512 before the upsampling), so that the brows and the stubble take the hair's
-  hue by a weight the layers learn per region instead of by a function of the condition they must learn per hue;
+  (value + mix x (hair - value), at 512 before the upsampling), so that the brows take the hair's hue by a weight
+  the layers learn per region instead of by a function of the condition they must learn per hue (being at 512, it
+  darkens a beard evenly: texel-scale stubble still has to come from the noise gain and the units);
 - normal: a fixed central-difference layer turns the 1024 height into tangent-space normal x, y (OpenGL, +Y
   along +v).
 """
