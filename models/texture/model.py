@@ -195,8 +195,11 @@ class TextureDecoder(nn.Module):
         # (all 21 at once: 48 ms; the base 9 and each unit's 4 apart: about a third of that)
         y = y.view(cond.shape[0], n_out, side, side)
         if self.cfg.hair_mix:
-            hair = linear_to_srgb(cond[:, HAIR_RGB])[:, :, None, None]
-            y = torch.cat([torch.addcmul(y[:, :3], y[:, -1:], hair - y[:, :3]), y[:, 3:]], dim=1)
+            hair = linear_to_srgb(cond[:, HAIR_RGB])[:, :, None, None].expand(-1, -1, side, side)
+            if torch.is_grad_enabled():
+                y = torch.cat([torch.lerp(y[:, :3], hair, y[:, -1:]), y[:, 3:]], dim=1)
+            else:  # in place, as the units: a copy of all the 512 outputs costs more than the mix
+                y[:, :3].lerp_(hair, y[:, -1:])
         base = up(y[:, :N_BASE], 2 * side)
         albedo = torch.addcmul(base[:, 0:3], base[:, 3:6], n1024)
         sharp = self.sharpness.exp()
