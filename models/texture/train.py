@@ -98,7 +98,7 @@ class TrainConfig:
     tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
     band_power_weight: float = 0.2  # weight of the luma's high-frequency power per octave (|log ratio|)
     ita_weight: float = 0.02  # weight of the skin texels' mean ITA error (degrees)
-    ema: float = 0.0  # decay per step of an exponential moving average of the weights, which is what is saved (0: off)
+    ema: float = 0.0  # decay per step of a bias-corrected moving average of the weights, which is saved (0: off)
     model: TextureConfig = dataclasses.field(default_factory=TextureConfig)
 
 
@@ -398,8 +398,9 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
     skin = torch.from_numpy(skin_mask(1024)).float() if cfg.ita_weight else None
     focus = focus_windows(tuple(cfg.focus_regions))
     params = list(model.parameters())
-    # the last steps' weights averaged: the tone and the spots of one step's weights wander with its batch
-    ema = [p.detach().clone() for p in params] if cfg.ema else None
+    # the last steps' weights averaged: the tone and the spots of one step's weights wander with its batch;
+    # it starts at zero and is divided by 1 - ema^steps at the end, so a short training keeps none of the start
+    ema = [torch.zeros_like(p) for p in params] if cfg.ema else None
     t0 = time.perf_counter()
     budget = cfg.minutes * 60.0
     log: list[dict] = []
@@ -472,10 +473,10 @@ def train(out_dir: Path, cfg: TrainConfig | None = None, progress: bool = True) 
         bar.update(int(time.perf_counter() - t0) - bar.n)
         bar.set_postfix(loss=f"{np.mean(losses):.4f}")
     bar.close()
-    if ema is not None:
+    if ema is not None and step:
         with torch.no_grad():
             for p, e in zip(params, ema, strict=True):
-                p.copy_(e)
+                p.copy_(e / (1.0 - cfg.ema ** step))
     out_dir = Path(out_dir)
     model.save(out_dir)
     summary = {"config": dataclasses.asdict(cfg), "rounds": len(log), "steps": step,
