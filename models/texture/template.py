@@ -143,12 +143,12 @@ def _vertex_regions() -> dict[str, np.ndarray]:
         * (1 - _smooth(z, mouth_z + 0.02, mouth_z + 0.028)) * _smooth(z, mouth_z - 0.09, mouth_z - 0.07) \
         * (1 - _smooth(y, front_y + 0.09, front_y + 0.11)) * (1 - _smooth(ax, 0.06, 0.07))
     lips_v = _lips()
-    beard = beard_zone * (1 - _smooth(lips_v, 0.0, 0.3))
+    mouth = _smooth(bones(lambda s: s.startswith("tongue")), 0.3, 0.6) * _smooth(-fwd, -0.2, 0.2)
+    beard = beard_zone * (1 - _smooth(lips_v, 0.0, 0.3)) * (1 - mouth)  # no stubble inside the mouth
     neck = _smooth(bones(lambda s: s.startswith("neck")), 0.4, 0.7)
     scalp = _smooth(headw, 0.5, 0.7) * np.maximum(_smooth(z, eye_z + 0.08, eye_z + 0.1),
                                                   _smooth(y, front_y + 0.12, front_y + 0.14)) \
         * (1 - ears)
-    mouth = _smooth(bones(lambda s: s.startswith("tongue")), 0.3, 0.6) * _smooth(-fwd, -0.2, 0.2)
 
     side = np.sign(x)
     medial = _smooth(-side * n[:, 0], 0.1, 0.5)

@@ -73,6 +73,9 @@ def test_template_regions_sit_where_they_belong():
     assert area["face"] > area["forehead"] > area["eyebrows"]
     # lips and eyebrows never overlap
     assert not np.any((reg[..., REGIONS.index("lips")] > 0.5) & (reg[..., REGIONS.index("eyebrows")] > 0.5))
+    # no beard stubble inside the mouth (its beard weight was 0.9 there)
+    mouth = region_texels(1024)[..., REGIONS.index("mouth")]
+    assert mouth.sum() > 100 and reg[..., REGIONS.index("beard")][mouth].max() < 0.25
 
 
 def test_spec_keys_resolve_defaults_by_tone_and_age():
