@@ -52,6 +52,21 @@ ROUGHNESS = {"lips": 0.35, "nose": 0.38, "forehead": 0.42, "cheeks": 0.48, "palm
              "nails": 0.25, "eyebrows": 0.7, "mouth": 0.2}
 SPOT_OFF = 4.0  # a spot threshold the upsampled unit-variance noise next to never reaches
 NOISE_SHAPES = {"n1024": (1, 1024), "n512": (3, 512), "n256": (2, 256), "n128": (2, 128), "n32": (2, 32)}
+# The median ITA of a texture's skin texels (the tone a request names) lies below the ITA of its base melanin:
+# sun-exposed skin, knuckles and stubble outweigh the lighter palms and inner arms, and ITA is not linear in the
+# per-texel melanin and blood. The base is set that much lighter: TONE_OFFSETS[i, j] (degrees) is the generator's
+# median skin ITA minus the request at ITA TONE_OFFSET_ITA[i] and age TONE_OFFSET_AGE[j], over both sexes and
+# 4 seeds, measured without the offset by ``models.texture.evaluate.generator_tone_offsets``.
+TONE_OFFSET_ITA = tuple(range(-60, 71, 10))
+TONE_OFFSET_AGE = (2, 12, 20, 30, 50, 80)
+TONE_OFFSETS = np.array([
+    [-0.30, -0.29, -0.30, -0.33, -0.33, -0.20], [-0.31, -0.31, -0.35, -0.37, -0.37, -0.27],
+    [-0.45, -0.43, -0.50, -0.57, -0.59, -0.35], [-0.40, -0.57, -0.45, -0.56, -0.53, -0.39],
+    [-0.47, -0.43, -0.46, -0.57, -0.61, -0.42], [-0.50, -0.40, -0.58, -0.55, -0.58, -0.34],
+    [-0.40, -0.39, -0.46, -0.58, -0.62, -0.36], [-0.41, -0.37, -0.44, -0.49, -0.51, -0.38],
+    [-0.36, -0.39, -0.48, -0.48, -0.47, -0.30], [-0.34, -0.36, -0.36, -0.43, -0.39, -0.33],
+    [-0.28, -0.30, -0.34, -0.31, -0.39, -0.25], [-0.25, -0.27, -0.28, -0.25, -0.34, -0.21],
+    [-0.18, -0.18, -0.21, -0.22, -0.21, -0.18], [-0.12, -0.12, -0.13, -0.13, -0.15, -0.12]])
 _LUT_MELANIN = (0.0, 0.9)
 _LUT_LOG_BLOOD = (math.log(0.002), math.log(0.4))
 
@@ -103,11 +118,26 @@ def hair_linear_rgb(hair: tuple[float, float, float]) -> np.ndarray:
     return srgb_to_linear(c)
 
 
+def tone_offset(ita: float, age: float) -> float:
+    """The generator's median skin ITA minus its base ITA (degrees, ``TONE_OFFSETS`` interpolated bilinearly,
+    held at the table's edges)."""
+    a = np.clip(ita, TONE_OFFSET_ITA[0], TONE_OFFSET_ITA[-1])
+    y = np.clip(age, TONE_OFFSET_AGE[0], TONE_OFFSET_AGE[-1])
+    per_age = [np.interp(a, TONE_OFFSET_ITA, TONE_OFFSETS[:, j]) for j in range(len(TONE_OFFSET_AGE))]
+    return float(np.interp(y, TONE_OFFSET_AGE, per_age))
+
+
+def plain_melanin(req: SkinRequest) -> float:
+    """The melanin volume fraction of the request's plain skin: that of the ITA which, with what the regions and
+    the detail add (``tone_offset``), puts the median of the skin texels at the requested ITA."""
+    return float(skin_optics.melanin_for_ita(req.ita - tone_offset(req.ita, req.age)))
+
+
 def condition(req: SkinRequest) -> np.ndarray:
     """(15,) float32 the network's attribute inputs: ITA/50, melanin x 5, age/50, sex, hair (3), freckles, the
-    hair's linear RGB (3), the requested tone's sRGB (3, the biophysical model at the default blood fraction:
-    an encoding of ``ita`` alone, like the melanin), a bias."""
-    m = float(skin_optics.melanin_for_ita(req.ita))
+    hair's linear RGB (3), the plain skin's sRGB (3, the biophysical model at the default blood fraction: an
+    encoding of ``ita`` and ``age``, like the melanin), a bias."""
+    m = plain_melanin(req)
     tone = linear_to_srgb(torch.from_numpy(np.asarray(skin_optics.skin_linear_rgb(m, skin_optics.BLOOD_DEFAULT),
                                                       dtype=np.float32))).numpy()
     return np.array([req.ita / 50.0, m * 5.0, req.age / 50.0, req.sex, *req.hair, req.freckles,
@@ -116,13 +146,24 @@ def condition(req: SkinRequest) -> np.ndarray:
 
 N_CONDITION = 15
 HAIR_RGB = slice(8, 11)  # the hair's linear RGB among the condition's inputs
-TONE = slice(11, 14)  # the requested tone's sRGB among the condition's inputs
+TONE = slice(11, 14)  # the plain skin's sRGB among the condition's inputs
+
+
+@functools.lru_cache(maxsize=1)
+def _island_share_32() -> torch.Tensor:
+    """(1, 32, 32) each cell's share of the UV islands, summing to 1."""
+    w = F.adaptive_avg_pool2d(template_tensors(SIZE)["inside"], 32)[0]
+    return w / w.sum()
 
 
 def noise_for_seed(seed: int) -> dict[str, torch.Tensor]:
-    """The seeded white noise every texture of ``seed`` uses: name -> (C, N, N) float32."""
+    """The seeded white noise every texture of ``seed`` uses: name -> (C, N, N) float32. The 32-texel noise (the
+    skin's slow melanin and blood variation) has zero mean over the UV islands, so that it moves no seed's tone."""
     g = torch.Generator().manual_seed(int(seed) * 7919 + 17)
-    return {k: torch.randn((c, n, n), generator=g) for k, (c, n) in NOISE_SHAPES.items()}
+    out = {k: torch.randn((c, n, n), generator=g) for k, (c, n) in NOISE_SHAPES.items()}
+    n32 = out["n32"]
+    out["n32"] = n32 - (n32 * _island_share_32()).sum(dim=(1, 2), keepdim=True)
+    return out
 
 
 def stack_noise(noises: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -187,7 +228,7 @@ def procedural_maps(reqs: list[SkinRequest], noise: dict[str, torch.Tensor],
     age = _col([r.age for r in reqs])
     sex = _col([r.sex for r in reqs])
     freck = _col([r.freckles for r in reqs])
-    m0 = _col([float(skin_optics.melanin_for_ita(r.ita)) for r in reqs])
+    m0 = _col([plain_melanin(r) for r in reqs])
     hair = torch.from_numpy(np.stack([hair_linear_rgb(r.hair) for r in reqs]).astype(np.float32))[:, :, None, None]
     n1024, n512, n256, n128, n32 = (noise[k] for k in NOISE_SHAPES)
 

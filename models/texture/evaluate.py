@@ -30,6 +30,8 @@ from models.common.reports import figure, read_json, save_figure, write_json
 from models.texture import skin_optics
 from models.texture.data import (
     HAIR_COLORS,
+    TONE_OFFSET_AGE,
+    TONE_OFFSET_ITA,
     SkinRequest,
     default_freckles,
     default_hair,
@@ -37,6 +39,7 @@ from models.texture.data import (
     procedural_maps,
     random_request,
     stack_noise,
+    tone_offset,
 )
 from models.texture.infer import network_output
 from models.texture.model import NAME, TextureDecoder
@@ -143,11 +146,29 @@ def data_checks() -> dict:
         "palm_minus_back_of_hand_L": {"dark_ita_-40": float(palm_dark[0] - back_dark[0]),
                                       "light_ita_55": float(palm_light[0] - back_light[0]),
                                       "published_sign": "palms lighter, much more so on dark skin"},
-        "inverse": f"ITA -> melanin at blood fraction {b0:.3f} by monotone interpolation (skin_optics.melanin_for_ita)",
+        "inverse": f"ITA -> melanin at blood fraction {b0:.3f} by monotone interpolation "
+                   "(skin_optics.melanin_for_ita); the texture's plain skin at ITA - tone_offset(ITA, age), so "
+                   "that the skin texels' median is the request (data.TONE_OFFSETS)",
     }
 
 
 # ---------------------------------------------------------------------------------------------------- the tone
+def generator_tone_offsets(seeds: int = 2) -> np.ndarray:
+    """(len(TONE_OFFSET_ITA), len(TONE_OFFSET_AGE)) the generator's median skin ITA (float sRGB, before 8-bit
+    rounding) minus its base ITA (degrees), averaged over both sexes and ``seeds`` seeds each: the table
+    ``data.TONE_OFFSETS`` (this holds whatever the table is, as each texture's base is request - offset)."""
+    out = np.zeros((len(TONE_OFFSET_ITA), len(TONE_OFFSET_AGE)))
+    for i, ita in enumerate(TONE_OFFSET_ITA):
+        for j, age in enumerate(TONE_OFFSET_AGE):
+            reqs = [SkinRequest(ita=float(ita), age=float(age), sex=float(sex), hair=default_hair(ita, age),
+                                freckles=default_freckles(ita, age), seed=1000 * i + 100 * j + 10 * sex + k)
+                    for sex in (0, 1) for k in range(seeds)]
+            alb = procedural_maps(reqs, stack_noise([noise_for_seed(r.seed) for r in reqs]))["albedo"]
+            base = ita - tone_offset(ita, age)
+            out[i, j] = np.mean([albedo_skin_ita(a.permute(1, 2, 0).numpy() * 255.0) - base for a in alb])
+    return out
+
+
 def tone_checks(model: TextureDecoder, seed: int, n: int) -> dict:
     rng = np.random.default_rng([seed, 0x70E])
     itas = rng.uniform(-60.0, 70.0, n)

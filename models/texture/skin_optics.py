@@ -19,7 +19,9 @@ Spectra run 380-780 nm in 10 nm steps; XYZ uses the CIE 1931 2-degree observer a
 
 Inverse used everywhere: a requested ITA (Chardon et al. 1991) fixes the melanin fraction at the default blood
 fraction (``BLOOD_DEFAULT``) by monotone interpolation of a dense table (``melanin_for_ita``). Regions then change
-melanin and blood multiplicatively around those values (``pipeline``'s regions and ``models.texture.data``).
+melanin and blood multiplicatively around those values (``pipeline``'s regions and ``models.texture.data``); the
+texture generator sets its plain skin a fraction of a degree lighter than the request (``data.tone_offset``, by ITA
+and age), so that the median of its skin texels, regions and detail included, is the requested ITA.
 
 What it can and cannot show: it reproduces the tone axis (melanin) and redness (blood) of skin and their
 interplay, not carotene, bilirubin, the epidermis's thickness changes across the body, or the shine and
