@@ -67,7 +67,8 @@ class TextureConfig:
     (``SPOT_NOISE``'s first ones); grain: grain units (``GRAIN_NOISE``'s first ones); region_colour: a per-avatar
     sRGB offset of the albedo per template map, from the condition's modulation network; region_colour_latent:
     whether the seed's latent reaches those offsets (without it they are a function of the attributes alone);
-    hair_mix: a per-texel output that mixes the albedo value toward the hair colour's sRGB."""
+    hair_mix: a per-texel output that mixes the albedo value toward the hair colour's sRGB; hair_mix_noise: the
+    mix at 1024 instead, a value and a gain for the seed's 1024-texel noise (stubble is texel-scale)."""
 
     latent_dim: int = 8
     hidden: int = 32
@@ -78,6 +79,7 @@ class TextureConfig:
     region_colour: bool = True
     region_colour_latent: bool = True
     hair_mix: bool = False
+    hair_mix_noise: bool = False
 
     @property
     def units(self) -> int:
@@ -88,7 +90,7 @@ class TextureConfig:
     def n_out(self) -> int:
         """Per-texel outputs at 512: the base 9, a threshold and a colour (3) per spot or grain unit, and the hair
         mix last."""
-        return N_BASE + 4 * self.units + int(self.hair_mix)
+        return N_BASE + 4 * self.units + int(self.hair_mix) + int(self.hair_mix and self.hair_mix_noise)
 
     def unit_noise(self) -> tuple[tuple[str, int], ...]:
         """The noise channel of each unit, spot units first."""
@@ -194,12 +196,12 @@ class TextureDecoder(nn.Module):
         # upsampled a few channels at a time: each group's 1024 maps stay in the CPU's cache while they are made
         # (all 21 at once: 48 ms; the base 9 and each unit's 4 apart: about a third of that)
         y = y.view(cond.shape[0], n_out, side, side)
-        if self.cfg.hair_mix:
-            hair = linear_to_srgb(cond[:, HAIR_RGB])[:, :, None, None].expand(-1, -1, side, side)
+        hair = linear_to_srgb(cond[:, HAIR_RGB])[:, :, None, None] if self.cfg.hair_mix else None
+        if hair is not None and not self.cfg.hair_mix_noise:
             if torch.is_grad_enabled():
-                y = torch.cat([torch.lerp(y[:, :3], hair, y[:, -1:]), y[:, 3:]], dim=1)
+                y = torch.cat([torch.lerp(y[:, :3], hair.expand(-1, -1, side, side), y[:, -1:]), y[:, 3:]], dim=1)
             else:  # in place, as the units: a copy of all the 512 outputs costs more than the mix
-                y[:, :3].lerp_(hair, y[:, -1:])
+                y[:, :3].lerp_(hair.expand(-1, -1, side, side), y[:, -1:])
         base = up(y[:, :N_BASE], 2 * side)
         albedo = torch.addcmul(base[:, 0:3], base[:, 3:6], n1024)
         sharp = self.sharpness.exp()
@@ -209,6 +211,9 @@ class TextureDecoder(nn.Module):
                 albedo = albedo + u[:, 1:4] * torch.sigmoid((spot[:, k: k + 1] - u[:, 0:1]) * sharp[k])
             else:  # the same operations in place: 1024^2 temporaries cost more than the arithmetic
                 albedo.addcmul_(u[:, 1:4], (spot[:, k: k + 1] - u[:, 0:1]).mul_(sharp[k]).sigmoid_())
+        if hair is not None and self.cfg.hair_mix_noise:  # value + gain x noise1024, after the units
+            m = up(y[:, -2:], 2 * side)
+            albedo = albedo + torch.addcmul(m[:, 0:1], m[:, 1:2], n1024) * (hair - albedo)
         maps = torch.cat([albedo, height_to_normal(base[:, 6:7]), torch.addcmul(base[:, 7:8], base[:, 8:9], n1024)],
                          dim=1)
         return (maps, y[:, N_BASE: N_BASE + 4 * self.cfg.units]) if spot_outputs else maps

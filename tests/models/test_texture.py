@@ -508,6 +508,28 @@ def test_hair_mix_draws_the_albedo_toward_the_hair_colour(tmp_path):
     assert np.isfinite(log["final_loss"]) and TextureDecoder.load(tmp_path / "w").cfg.hair_mix
 
 
+def test_hair_mix_noise_mixes_at_1024_with_the_seeds_noise():
+    """With hair_mix_noise the mix is made at 1024: a value of 1 gives the hair's sRGB on every texel; a gain g
+    alone moves each texel toward the hair by g x the seed's 1024-texel noise there (texel-scale stubble)."""
+    from models.common.colour import linear_to_srgb
+    from models.texture.data import hair_linear_rgb
+    from models.texture.model import TextureConfig
+    from models.texture.train import inputs_for
+
+    torch.manual_seed(0)
+    net = TextureDecoder(TextureConfig(hair_mix=True, hair_mix_noise=True)).eval()
+    r = SkinRequest(ita=20, age=40, sex=1.0, hair=HAIR_COLORS["red"], freckles=0.3, seed=3)
+    cond, lat, noise = inputs_for([r], net.cfg.latent_dim)
+    hair = linear_to_srgb(torch.from_numpy(hair_linear_rgb(HAIR_COLORS["red"])).float())[:, None, None]
+    with torch.no_grad():
+        plain = net(cond, lat, noise)[0, :3]
+        net.out.bias[-2] = 1.0
+        assert torch.allclose(net(cond, lat, noise)[0, :3], hair.expand_as(plain), atol=1e-5)
+        net.out.bias[-2], net.out.bias[-1] = 0.0, 0.1
+        moved = net(cond, lat, noise)[0, :3] - plain
+    assert torch.allclose(moved, 0.1 * noise["n1024"][0] * (hair - plain), atol=1e-5)
+
+
 def test_grain_units_and_region_colours(tmp_path):
     """The optional grain units (a soft threshold of the seed's 512 noise at 1024) and per-avatar region colours:
     the whole layout (banded, no gradients) matches the training windows; a region colour moves the albedo only
