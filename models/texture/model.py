@@ -28,10 +28,11 @@ Layers (one small MLP shared by all texels, as matrix products over the texels, 
 - region colour: a per-avatar sRGB offset of the albedo per template map, from the condition's
   modulation network, so that a small region's colour (the mouth, the brows) can follow the attributes by a
   function of its own rather than through the shared per-texel layers;
-- hair mix (optional): a per-texel weight that draws the albedo value toward the requested hair colour's sRGB
-  (value + mix x (hair - value), at 512 before the upsampling), so that the brows take the hair's hue by a weight
-  the layers learn per region instead of by a function of the condition they must learn per hue (being at 512, it
-  darkens a beard evenly: texel-scale stubble still has to come from the noise gain and the units);
+- hair mix: two per-texel outputs, a mix value and a gain for the seed's 1024-texel noise, brought to 1024 and
+  applied after the units: albedo += (value + gain x noise1024) x (hair - albedo), drawing the albedo toward the
+  requested hair colour's sRGB, so that the brows take the hair's hue by a weight the layers learn per region
+  instead of by a function of the condition they must learn per hue, and the beard's stubble is texel-scale noise
+  in the hair's colour (``hair_mix_noise`` off: one mix at 512 before the upsampling, which darkens a beard evenly);
 - normal: a fixed central-difference layer turns the 1024 height into tangent-space normal x, y (OpenGL, +Y
   along +v).
 """
@@ -39,6 +40,7 @@ Layers (one small MLP shared by all texels, as matrix products over the texels, 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -60,6 +62,10 @@ SPOT_NOISE = (("n512", 0), ("n256", 0), ("n128", 0))  # the noise channel of eac
 GRAIN_NOISE = (("n512", 1),)  # the noise channel of each grain unit
 
 
+# options that came after weights were shipped without them, and their value in those weights
+ADDED_OFF = {"hair_mix": False, "hair_mix_noise": False}
+
+
 @dataclasses.dataclass
 class TextureConfig:
     """Architecture. latent_dim: the seed's latent; hidden: features per texel; depth: modulated hidden layers;
@@ -78,8 +84,8 @@ class TextureConfig:
     grain: int = 1
     region_colour: bool = True
     region_colour_latent: bool = True
-    hair_mix: bool = False
-    hair_mix_noise: bool = False
+    hair_mix: bool = True
+    hair_mix_noise: bool = True
 
     @property
     def units(self) -> int:
@@ -213,7 +219,11 @@ class TextureDecoder(nn.Module):
                 albedo.addcmul_(u[:, 1:4], (spot[:, k: k + 1] - u[:, 0:1]).mul_(sharp[k]).sigmoid_())
         if hair is not None and self.cfg.hair_mix_noise:  # value + gain x noise1024, after the units
             m = up(y[:, -2:], 2 * side)
-            albedo = albedo + torch.addcmul(m[:, 0:1], m[:, 1:2], n1024) * (hair - albedo)
+            mix = torch.addcmul(m[:, 0:1], m[:, 1:2], n1024)
+            if torch.is_grad_enabled():
+                albedo = torch.lerp(albedo, hair.expand_as(albedo), mix)
+            else:
+                albedo.lerp_(hair.expand_as(albedo), mix)
         maps = torch.cat([albedo, height_to_normal(base[:, 6:7]), torch.addcmul(base[:, 7:8], base[:, 8:9], n1024)],
                          dim=1)
         return (maps, y[:, N_BASE: N_BASE + 4 * self.cfg.units]) if spot_outputs else maps
@@ -275,7 +285,11 @@ class TextureDecoder(nn.Module):
         from models.common.checkpoint import load_checkpoint
         from pipeline.core.resources import weights_dir
 
-        cfg, state = load_checkpoint(Path(folder) if folder else weights_dir(NAME), NAME, TextureConfig)
+        folder = Path(folder) if folder else weights_dir(NAME)
+        cfg, state = load_checkpoint(folder, NAME, TextureConfig)
+        # options a config.json written before they existed does not name were off in those weights
+        saved = json.loads((folder / "config.json").read_text())
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in ADDED_OFF.items() if k not in saved})
         model = cls(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
         model.eval()

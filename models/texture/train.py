@@ -98,7 +98,7 @@ class TrainConfig:
     tone_weight: float = 4.0  # weight of the albedo's 4 x 4 block means (L1 sRGB: the tone)
     band_power_weight: float = 0.2  # weight of the luma's high-frequency power per octave (|log ratio|)
     ita_weight: float = 0.02  # weight of the skin texels' mean ITA error (degrees)
-    ema: float = 0.0  # decay per step of a bias-corrected moving average of the weights, which is saved (0: off)
+    ema: float = 0.998  # decay per step of a bias-corrected moving average of the weights, which is saved (0: off)
     model: TextureConfig = dataclasses.field(default_factory=TextureConfig)
 
 

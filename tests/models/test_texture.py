@@ -143,9 +143,9 @@ def test_network_maps_deterministic_and_seeded(model):
 def test_network_skin_tone_matches_the_request(model, ita):
     r = SkinRequest(ita=ita, age=35, sex=0.0, hair=default_hair(ita, 35), freckles=default_freckles(ita, 35), seed=5)
     alb = skin_maps(model, [r])[0].albedo
-    # the shipped network's tone error (median ITA of the skin texels); the evaluation reports the 1-degree bar
-    # over 500 requests (report.json: tone), which it does not meet yet
-    assert abs(albedo_skin_ita(alb) - ita) < 2.5
+    # the shipped network's tone error (median ITA of the skin texels) within the evaluation's 1-degree bar, which
+    # it meets on 100 % of 500 requests (report.json: tone; here -0.21 to +0.18)
+    assert abs(albedo_skin_ita(alb) - ita) < 1.0
     assert skin_mask().mean() > 0.4
 
 
@@ -484,7 +484,7 @@ def test_hair_mix_draws_the_albedo_toward_the_hair_colour(tmp_path):
     from models.texture.train import TrainConfig, inputs_for, train
 
     torch.manual_seed(0)
-    net = TextureDecoder(TextureConfig(hair_mix=True)).eval()
+    net = TextureDecoder(TextureConfig(hair_mix=True, hair_mix_noise=False)).eval()
     assert float(net.out.bias[-1].detach()) == 0.0 and float(net.out.weight[-1].detach().abs().max()) == 0.0
     for hair in ("red", "blond", "grey"):
         r = SkinRequest(ita=-30, age=40, sex=1.0, hair=HAIR_COLORS[hair], freckles=0.3, seed=3)
@@ -504,7 +504,8 @@ def test_hair_mix_draws_the_albedo_toward_the_hair_colour(tmp_path):
         assert torch.allclose(window, target.expand_as(window), atol=1e-5) and torch.allclose(graded, window)
         assert float((plain - target).abs().mean()) > 0.05
     log = train(tmp_path / "w", TrainConfig(minutes=5, steps=2, batch=1, crops_per_batch=2, crop=32,
-                                            model=TextureConfig(hair_mix=True)), progress=False)
+                                            model=TextureConfig(hair_mix=True, hair_mix_noise=False)),
+                progress=False)
     assert np.isfinite(log["final_loss"]) and TextureDecoder.load(tmp_path / "w").cfg.hair_mix
 
 
@@ -528,6 +529,9 @@ def test_hair_mix_noise_mixes_at_1024_with_the_seeds_noise():
         net.out.bias[-2], net.out.bias[-1] = 0.0, 0.1
         moved = net(cond, lat, noise)[0, :3] - plain
     assert torch.allclose(moved, 0.1 * noise["n1024"][0] * (hair - plain), atol=1e-5)
+    graded = net(cond, lat, noise, crop=(100, 200, 32))[0, :3]  # with gradients the mix is not made in place
+    assert graded.requires_grad  # the window's edge texels upsample from beyond it: compare the inside
+    assert torch.allclose(graded.detach()[:, 4:60, 4:60], (plain + moved)[:, 204:260, 404:460], atol=1e-5)
 
 
 def test_grain_units_and_region_colours(tmp_path):
@@ -539,7 +543,7 @@ def test_grain_units_and_region_colours(tmp_path):
     from models.texture.train import TrainConfig, inputs_for, train
 
     torch.manual_seed(0)
-    net = TextureDecoder(TextureConfig(grain=1, region_colour=True)).eval()
+    net = TextureDecoder(TextureConfig(grain=1, region_colour=True, hair_mix=False)).eval()
     r = SkinRequest(ita=20, age=50, sex=1.0, hair=HAIR_COLORS["black"], freckles=0.3, seed=3)
     cond, lat, noise = inputs_for([r], net.cfg.latent_dim)
     with torch.no_grad():
@@ -577,3 +581,27 @@ def test_grain_units_and_region_colours(tmp_path):
     assert np.isfinite(log["final_loss"])
     loaded = TextureDecoder.load(tmp_path / "w").cfg
     assert loaded.grain == 1 and loaded.region_colour and not loaded.region_colour_latent
+
+
+def test_weights_saved_before_the_hair_mix_load_without_it(tmp_path):
+    """A config.json that does not name the hair mix (weights saved before it existed) loads with it off, and the
+    network gives the same maps as before saving; with the keys it loads as saved."""
+    from models.texture.model import TextureConfig
+    from models.texture.train import inputs_for
+
+    torch.manual_seed(0)
+    net = TextureDecoder(TextureConfig(hair_mix=False, hair_mix_noise=False)).eval()
+    net.save(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["hair_mix"] is False
+    for key in ("hair_mix", "hair_mix_noise"):
+        del cfg[key]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    loaded = TextureDecoder.load(tmp_path)
+    assert not loaded.cfg.hair_mix and loaded.cfg.n_out == net.cfg.n_out
+    r = SkinRequest(ita=10, age=30, sex=0.0, hair=HAIR_COLORS["brown"], freckles=0.2, seed=2)
+    cond, lat, noise = inputs_for([r], net.cfg.latent_dim)
+    with torch.no_grad():
+        assert torch.allclose(loaded(cond, lat, noise), net.half().float()(cond, lat, noise), atol=1e-5)
+    TextureDecoder(TextureConfig()).save(tmp_path / "mixed")
+    assert TextureDecoder.load(tmp_path / "mixed").cfg.hair_mix_noise
