@@ -101,9 +101,11 @@ class ComicGenerator(nn.Module):
         return torch.cat([torch.sin(arg), torch.cos(arg)], 1)
 
     def forward(self, layout: torch.Tensor, palette: torch.Tensor, noise_full: torch.Tensor,
-                noise_low: torch.Tensor, phase: torch.Tensor, tile: bool = False) -> torch.Tensor:
+                noise_low: torch.Tensor, phase: torch.Tensor, tile: bool = False,
+                temperature_scale: float = 1.0) -> torch.Tensor:
         """layout (B, 4, H, W); palette (B, K, 3) sRGB in [0, 1]; noise_full (B, noise, H, W); noise_low
-        (B, noise, H/4, W/4); phase (B, waves)."""
+        (B, noise, H/4, W/4); phase (B, waves); temperature_scale: times the palette head's learned temperature
+        (below 1: crisper, fewer mixed colours)."""
         h, w = layout.shape[-2:]
         x0 = F.leaky_relu(self.stem(torch.cat([layout, noise_full, self.waves_at(h, w, phase, tile)], 1)), 0.2)
         x1 = F.leaky_relu(self.down1(x0), 0.2)
@@ -111,13 +113,13 @@ class ComicGenerator(nn.Module):
         x2 = self.body(F.leaky_relu(self.join(torch.cat([x2, noise_low], 1)), 0.2))
         u = F.leaky_relu(self.up2(torch.cat([F.interpolate(x2, scale_factor=2.0, mode="nearest"), x1], 1)), 0.2)
         u = F.leaky_relu(self.up1(torch.cat([F.interpolate(u, scale_factor=2.0, mode="nearest"), x0], 1)), 0.2)
-        return self.ink(layout[:, :3] + self.out(u), palette)
+        return self.ink(layout[:, :3] + self.out(u), palette, temperature_scale)
 
-    def ink(self, colour: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    def ink(self, colour: torch.Tensor, palette: torch.Tensor, temperature_scale: float = 1.0) -> torch.Tensor:
         """(B, 3, H, W) colours drawn in the (B, K, 3) palette: the softmax(-|colour - p_k|^2 / T) weighted mean
         of its colours. |colour|^2 is the same for every k, so the logits are (2 p_k . colour - |p_k|^2) / T."""
         b, _, h, w = colour.shape
-        t = self.log_temperature.exp() * palette_spacing(palette) ** 2  # (B,)
+        t = temperature_scale * self.log_temperature.exp() * palette_spacing(palette) ** 2  # (B,)
         logits = torch.baddbmm(-(palette ** 2).sum(-1, keepdim=True), palette, colour.flatten(2), alpha=2.0)
         weights = torch.softmax(logits / t[:, None, None], dim=1)  # (B, K, H W)
         return torch.bmm(palette.transpose(1, 2), weights).view(b, 3, h, w)

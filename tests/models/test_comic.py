@@ -171,6 +171,25 @@ def test_stylise_keeps_the_colour_of_small_regions_it_is_told_to_keep(smoke_styl
     assert np.linalg.norm(kept - red) < 40 < np.linalg.norm(merged - red)
 
 
+def test_stylise_draws_an_albedo_in_crisper_inks_than_a_tile(smoke_style):
+    """An albedo is drawn at ALBEDO_TEMPERATURE times the learned palette temperature: fewer mixed colours (a
+    flatter palette) than at the learned one, on the same layout and inks; the tiles keep the learned one."""
+    from models.comic.metrics import palette_error
+    from models.comic.style import ALBEDO_TEMPERATURE
+    from pipeline.core.comic import kmeans_palette
+
+    style = ComicStyle.load(smoke_style)
+    ramp = np.linspace(0.0, 1.0, 128)[None, :, None]
+    img = (255 * (np.array([0.45, 0.3, 0.2]) + ramp * np.array([0.45, 0.4, 0.35]))).repeat(128, 0).round()
+    img = img.astype(np.uint8)
+    crisp = style.stylise(img, seed=3)
+    soft = style.stylise(img, seed=3, temperature_scale=1.0)
+    assert ALBEDO_TEMPERATURE < 1.0 and not np.array_equal(crisp, soft)
+    err = [palette_error(x / 255.0, kmeans_palette(x / 255.0, k=8, seed=0)) for x in (crisp, soft)]
+    assert len(np.unique(crisp.reshape(-1, 3), axis=0)) < len(np.unique(soft.reshape(-1, 3), axis=0))
+    assert err[0] < err[1]
+
+
 def test_stylise_keeps_the_colour_of_a_thin_kept_region(smoke_style):
     """A 2-texel dark line (an eyebrow's width at 1024) kept with ``keep`` stays near its own colour: it stands in
     the layout in its unsmoothed mean, not in the smoothed one, which is halfway to the skin around it."""
