@@ -122,14 +122,18 @@ def spot_input(noise: dict[str, torch.Tensor], cfg: TextureConfig) -> torch.Tens
     return torch.cat([up(noise[k][:, c: c + 1], SIZE) for k, c in cfg.unit_noise()], dim=1)
 
 
-def height_to_normal(height: torch.Tensor) -> torch.Tensor:
+def height_to_normal(height: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """(B, 1, H, W) height in texel units -> (B, 2, H, W) tangent-space normal x, y (central differences, +v up
-    the image, edges replicated)."""
+    the image, edges replicated); written into ``out`` (B, 2, H, W) when given (no gradients)."""
     hp = F.pad(height, (1, 1, 1, 1), mode="replicate")
     dx = (hp[..., 1:-1, 2:] - hp[..., 1:-1, :-2]) * 0.5
     dy = (hp[..., :-2, 1:-1] - hp[..., 2:, 1:-1]) * 0.5
     inv = torch.rsqrt(1.0 + dx * dx + dy * dy)
-    return torch.cat([-dx * inv, -dy * inv], dim=1)
+    if out is None:
+        return torch.cat([-dx * inv, -dy * inv], dim=1)
+    torch.mul(dx, inv, out=out[:, 0:1]).neg_()
+    torch.mul(dy, inv, out=out[:, 1:2]).neg_()
+    return out
 
 
 class TextureDecoder(nn.Module):
@@ -209,7 +213,9 @@ class TextureDecoder(nn.Module):
             else:  # in place, as the units: a copy of all the 512 outputs costs more than the mix
                 y[:, :3].lerp_(hair.expand(-1, -1, side, side), y[:, -1:])
         base = up(y[:, :N_BASE], 2 * side)
-        albedo = torch.addcmul(base[:, 0:3], base[:, 3:6], n1024)
+        # without gradients each map is made in its place in the output (no copy of the 6 maps at the end)
+        maps = None if torch.is_grad_enabled() else torch.empty(cond.shape[0], 6, 2 * side, 2 * side)
+        albedo = torch.addcmul(base[:, 0:3], base[:, 3:6], n1024, out=None if maps is None else maps[:, 0:3])
         sharp = self.sharpness.exp()
         for k in range(self.cfg.units):
             u = up(y[:, N_BASE + 4 * k: N_BASE + 4 * k + 4], 2 * side)  # threshold, colour (3)
@@ -224,8 +230,12 @@ class TextureDecoder(nn.Module):
                 albedo = torch.lerp(albedo, hair.expand_as(albedo), mix)
             else:
                 albedo.lerp_(hair.expand_as(albedo), mix)
-        maps = torch.cat([albedo, height_to_normal(base[:, 6:7]), torch.addcmul(base[:, 7:8], base[:, 8:9], n1024)],
-                         dim=1)
+        if maps is None:
+            maps = torch.cat([albedo, height_to_normal(base[:, 6:7]),
+                              torch.addcmul(base[:, 7:8], base[:, 8:9], n1024)], dim=1)
+        else:
+            height_to_normal(base[:, 6:7], out=maps[:, 3:5])
+            torch.addcmul(base[:, 7:8], base[:, 8:9], n1024, out=maps[:, 5:6])
         return (maps, y[:, N_BASE: N_BASE + 4 * self.cfg.units]) if spot_outputs else maps
 
     def _avatar_layers(self, cond: torch.Tensor, latent: torch.Tensor) -> dict:

@@ -532,6 +532,10 @@ def test_hair_mix_noise_mixes_at_1024_with_the_seeds_noise():
     graded = net(cond, lat, noise, crop=(100, 200, 32))[0, :3]  # with gradients the mix is not made in place
     assert graded.requires_grad  # the window's edge texels upsample from beyond it: compare the inside
     assert torch.allclose(graded.detach()[:, 4:60, 4:60], (plain + moved)[:, 204:260, 404:460], atol=1e-5)
+    with torch.no_grad():  # every map, made in place without gradients, as with them
+        whole = net(cond, lat, noise)[0]
+    window = net(cond, lat, noise, crop=(100, 200, 32))[0].detach()
+    assert torch.allclose(window[:, 4:60, 4:60], whole[:, 204:260, 404:460], atol=1e-5)
 
 
 def test_grain_units_and_region_colours(tmp_path):
