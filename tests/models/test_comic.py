@@ -236,7 +236,12 @@ def test_evaluation_prints_every_row_and_checks(smoke_style, capsys):
     assert rows["noise"]["gram"] > r["floor"]["gram"] and rows["noise"]["flat_fraction"] < 0.05
     assert rows["patch_shuffle"]["nearest_patch"] < rows["noise"]["nearest_patch"] / 3
     assert r["same_seed_same_bytes"] and set(r["acceptance"]) >= {"seam_ratio_le_1.1_all_sizes", "not_a_copy"}
-    assert r["wraps_all_sizes"]
+    # the tiles wrap: pooled over 8 tiles per size the wrap edge steps about as the inside does (1.00-1.05 here; a
+    # seam gives over 2, see the padding test below). ``wraps`` on single tiles is not asserted: on a smooth 32-64 px
+    # smoke tile the wrap column is the largest step in about 3 % of seeds (6 and 4 of 200 measured), so it would
+    # hold or not by the seed draw
+    assert isinstance(r["wraps_all_sizes"], bool)
+    assert all(v <= 1.5 for v in r["seam_ratio_by_size"].values()), r["seam_ratio_by_size"]
 
 
 def test_comic_commands_list_and_synth(smoke_style, tmp_path, monkeypatch, capsys):
