@@ -52,8 +52,11 @@ def _coerce(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_checkpoint(folder: Path, stem: str, config_cls: type[C], check_body: bool = True,
-                    extra_keys: tuple[str, ...] = ()) -> tuple[C, dict[str, torch.Tensor]]:
-    """Read a checkpoint written by ``save_checkpoint``.
+                    extra_keys: tuple[str, ...] = (), absent: dict[str, Any] | None = None
+                    ) -> tuple[C, dict[str, torch.Tensor]]:
+    """Read a checkpoint written by ``save_checkpoint``. ``absent``: config fields added after weights were saved
+    without them, with the value they had in those weights (used where config.json does not name them, instead of
+    the class's default).
 
     Returns:
         (config, state dict). Raises CheckpointError when files are missing, the config has keys the config class
@@ -81,7 +84,8 @@ def load_checkpoint(folder: Path, stem: str, config_cls: type[C], check_body: bo
     if raw.get(WEIGHTS_KEY) != digest:
         raise CheckpointError(f"{weights} is not the file its config records (sha256 {digest[:12]}..., recorded "
                               f"{str(raw.get(WEIGHTS_KEY))[:12]}...): it was changed after training")
-    cfg = config_cls(**_coerce(config_cls, {k: v for k, v in raw.items() if k in known}))
+    fields = {**(absent or {}), **{k: v for k, v in raw.items() if k in known}}
+    cfg = config_cls(**_coerce(config_cls, fields))
     state = load_file(str(weights))
     bad = [k for k, v in state.items() if not bool(torch.isfinite(v).all())]
     if bad:

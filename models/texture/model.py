@@ -40,7 +40,6 @@ Layers (one small MLP shared by all texels, as matrix products over the texels, 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 
@@ -295,11 +294,8 @@ class TextureDecoder(nn.Module):
         from models.common.checkpoint import load_checkpoint
         from pipeline.core.resources import weights_dir
 
-        folder = Path(folder) if folder else weights_dir(NAME)
-        cfg, state = load_checkpoint(folder, NAME, TextureConfig)
-        # options a config.json written before they existed does not name were off in those weights
-        saved = json.loads((folder / "config.json").read_text())
-        cfg = dataclasses.replace(cfg, **{k: v for k, v in ADDED_OFF.items() if k not in saved})
+        cfg, state = load_checkpoint(Path(folder) if folder else weights_dir(NAME), NAME, TextureConfig,
+                                     absent=ADDED_OFF)
         model = cls(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
         model.eval()

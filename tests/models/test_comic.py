@@ -155,12 +155,17 @@ def test_the_generator_draws_in_the_palette_it_is_given(smoke_style):
     assert torch.cdist(soft.permute(0, 2, 3, 1).reshape(2, -1, 3), palette).min(-1).values.max() > 1e-3
 
 
+def _skin_ramp() -> np.ndarray:
+    """(128, 128, 3) float sRGB 0-255: a left-to-right gradient of skin colours."""
+    ramp = np.linspace(0.0, 1.0, 128)[None, :, None]
+    return (255 * (np.array([0.45, 0.3, 0.2]) + ramp * np.array([0.45, 0.4, 0.35]))).repeat(128, 0)
+
+
 def test_stylise_keeps_the_colour_of_small_regions_it_is_told_to_keep(smoke_style):
     """A 16 x 16 red patch on a 128 x 128 gradient of skin colours: k-means gives all its colours to the skin, so
     only with ``keep`` does the patch stay red."""
     style = ComicStyle.load(smoke_style)
-    ramp = np.linspace(0.0, 1.0, 128)[None, :, None]
-    img = (255 * (np.array([0.45, 0.3, 0.2]) + ramp * np.array([0.45, 0.4, 0.35]))).repeat(128, 0)
+    img = _skin_ramp()
     mask = np.zeros((128, 128), bool)
     mask[56:72, 56:72] = True
     img[mask] = (200, 20, 30)
@@ -179,9 +184,7 @@ def test_stylise_draws_an_albedo_in_crisper_inks_than_a_tile(smoke_style):
     from pipeline.core.comic import kmeans_palette
 
     style = ComicStyle.load(smoke_style)
-    ramp = np.linspace(0.0, 1.0, 128)[None, :, None]
-    img = (255 * (np.array([0.45, 0.3, 0.2]) + ramp * np.array([0.45, 0.4, 0.35]))).repeat(128, 0).round()
-    img = img.astype(np.uint8)
+    img = _skin_ramp().round().astype(np.uint8)
     crisp = style.stylise(img, seed=3)
     soft = style.stylise(img, seed=3, temperature_scale=1.0)
     assert ALBEDO_TEMPERATURE < 1.0 and not np.array_equal(crisp, soft)
@@ -194,8 +197,7 @@ def test_stylise_keeps_the_colour_of_a_thin_kept_region(smoke_style):
     """A 2-texel dark line (an eyebrow's width at 1024) kept with ``keep`` stays near its own colour: it stands in
     the layout in its unsmoothed mean, not in the smoothed one, which is halfway to the skin around it."""
     style = ComicStyle.load(smoke_style)
-    ramp = np.linspace(0.0, 1.0, 128)[None, :, None]
-    img = (255 * (np.array([0.45, 0.3, 0.2]) + ramp * np.array([0.45, 0.4, 0.35]))).repeat(128, 0)
+    img = _skin_ramp()
     mask = np.zeros((128, 128), bool)
     mask[60:62, 20:108] = True
     brow = np.array([60, 40, 30])
