@@ -193,6 +193,36 @@ def test_stylise_draws_an_albedo_in_crisper_inks_than_a_tile(smoke_style):
     assert err[0] < err[1]
 
 
+def test_stylise_shows_the_network_an_albedo_in_the_exemplars_tones_and_maps_the_drawing_back(smoke_style):
+    """A low-contrast image (a skin ramp a twentieth as steep) reaches the generator with the exemplar's spread of
+    values (the layout's colour spans what the exemplar's does, not the image's few hundredths), and what is drawn
+    comes back in the image's own range and mean; the tone tables invert exactly."""
+    from models.comic.style import TONE_MAP, apply_tone
+
+    style = ComicStyle.load(smoke_style)
+    ramp = _skin_ramp()
+    img = (ramp.mean((0, 1)) + 0.05 * (ramp - ramp.mean((0, 1)))).round().astype(np.uint8)
+    seen = []
+    hook = style.generator.register_forward_pre_hook(lambda _m, args: seen.append(args[0][0, :3].numpy().copy()))
+    try:
+        mapped = style.stylise(img, seed=3)
+        plain = style.stylise(img, seed=3, tone_map=0.0)
+    finally:
+        hook.remove()
+    exemplar_spread = style.quantiles[:, 230] - style.quantiles[:, 25]  # the exemplar's 10-90 % range, per channel
+    spread = [np.percentile(x, 90, axis=(1, 2)) - np.percentile(x, 10, axis=(1, 2)) for x in seen]
+    assert TONE_MAP > 0.5
+    assert np.all(spread[0] > 0.5 * TONE_MAP * exemplar_spread.numpy()) and np.all(spread[1] < 0.05)
+    lo, hi = img.reshape(-1, 3).min(0).astype(int), img.reshape(-1, 3).max(0).astype(int)
+    for out in (mapped, plain):
+        px = out.reshape(-1, 3).astype(int)
+        assert np.all(px >= lo - 2) and np.all(px <= hi + 2)
+        assert np.abs(px.mean(0) - img.reshape(-1, 3).mean(0)).max() < 4
+    tables = style.tone_tables(img / 255.0, 1.0)  # invertible over the image's range, where inks and drawing lie
+    x = (lo + np.random.default_rng(0).random((50, 3)) * (hi - lo)).astype(np.float32) / 255.0
+    assert np.abs(apply_tone(apply_tone(x, tables), tables, inverse=True) - x).max() < 1e-3  # a quarter of 1/255
+
+
 def test_stylise_keeps_the_colour_of_a_thin_kept_region(smoke_style):
     """A 2-texel dark line (an eyebrow's width at 1024) kept with ``keep`` stays near its own colour: it stands in
     the layout in its unsmoothed mean, not in the smoothed one, which is halfway to the skin around it."""
