@@ -6,7 +6,9 @@ Rows, each a 256 x 256 texture (or the held-out crop side when the exemplar is s
 drawn from the evaluation seed; the GAN as it was after 5 minutes of training (when its folder has that
 snapshot); ``optimisers.gram_texture`` and ``optimisers.sliced_wasserstein_texture`` given ``optimiser_minutes``
 of CPU time each, against the training part; noise with the training part's per-channel mean and deviation; the
-training part blurred by the style's layout sigma; a training crop cut into 32-pixel patches and shuffled.
+training part blurred by the style's layout sigma; a training crop cut into 32-pixel patches and shuffled; and
+real crops of the training part (as many as GAN tiles): what a perfect sampler of the style would score, the
+reference for how far below the floor an optimiser of one statistic gets on that statistic.
 
 Stylised avatars (``stylised_avatars``): tone, regions, flatness and palette of the style on avatars' albedos.
 
@@ -138,6 +140,10 @@ def evaluate(style: str | Path, seed: int | None = None, n: int | None = None, o
                          train_part)
     rows["blur"] = _row(feats, [gaussian_blur(tcrop, model.cfg.sigma, periodic=False)], crops, palette, train_part)
     rows["patch_shuffle"] = _row(feats, [_shuffled(tcrop, 32, rng)], crops, palette, train_part)
+    real_rng = np.random.default_rng([seed, 3])  # its own stream: the other rows' draws stay as they were
+    real = [train_part[y: y + side, x: x + side] for y, x in zip(real_rng.integers(h - side + 1, size=n),
+                                                                real_rng.integers(w - side + 1, size=n), strict=True)]
+    rows["training_crops"] = _row(feats, real, crops, palette, train_part)
 
     seam_seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=SEAM_TILES)]
     seams, controls, single, wrap_all = {}, {}, {}, True

@@ -260,13 +260,15 @@ def test_a_circularly_padded_generator_is_what_makes_the_tile_wrap(smoke_style):
 def test_evaluation_prints_every_row_and_checks(smoke_style, capsys):
     r = evaluate(smoke_style, seed=11, n=2, optimiser_minutes=0.01, seam_sizes=(32, 64), avatars=1)
     assert set(r["rows"]) == {"gan", "gan_5min", "gram_optimiser", "sliced_wasserstein_optimiser", "noise",
-                              "blur", "patch_shuffle"}
+                              "blur", "patch_shuffle", "training_crops"}
     assert r["floor"]["side"] == 32 and r["floor"]["crops"] == 4
     # trivial baselines behave as they must: noise is far from the exemplar and never flat; pieces of the
     # training part are near it, patch for patch
     rows = r["rows"]
     assert rows["noise"]["gram"] > r["floor"]["gram"] and rows["noise"]["flat_fraction"] < 0.05
     assert rows["patch_shuffle"]["nearest_patch"] < rows["noise"]["nearest_patch"] / 3
+    # real crops of the training part are copies of it, patch for patch
+    assert rows["training_crops"]["nearest_patch"] < rows["noise"]["nearest_patch"] / 100
     assert r["same_seed_same_bytes"] and set(r["acceptance"]) >= {"seam_ratio_le_1.1_all_sizes", "not_a_copy"}
     # the tiles wrap: pooled over 8 tiles per size the wrap edge steps about as the inside does (1.00-1.05 here; a
     # seam gives over 2, see the padding test below). ``wraps`` on single tiles is not asserted: on a smooth 32-64 px
