@@ -28,11 +28,12 @@ MIN_TILE, MAX_TILE = 32, 4096
 # skin) that made more colours than the realistic albedo has (palette error 0.0109 against 0.0107); at a quarter,
 # 0.0037, with the same skin tone and kept regions (6 held-out avatars per style, two seeds)
 ALBEDO_TEMPERATURE = 0.25
-# an albedo is drawn in its tones moved this far onto the exemplar's (each channel rank by rank), and the drawing is
-# mapped back: an albedo's skin spans a few hundredths of the range, where a style draws almost nothing (skin flat
-# fraction 0.97 for ink, 0.76 for halftone against their exemplars' 0.86 and 0.60); at 0.7, 0.94 and 0.62 on 6
-# held-out avatars (0.94 and 0.60 on 6 others), with the skin tone and the kept regions' colours; at 1.0 halftone
-# draws its dots over more of the skin than its exemplar does (0.48)
+# an albedo is drawn with its values moved this far onto the exemplar's range (each channel equalised, rank by rank,
+# over the exemplar's 1st-99th percentiles), and the drawing is mapped back: an albedo's skin spans a few
+# hundredths of the range, where a style draws almost nothing (skin flat fraction 0.97 for ink, 0.76 for halftone
+# against their exemplars' 0.86 and 0.60); at 0.7, 0.86 and 0.62 on 6 held-out avatars (0.86 and 0.64 on 6 others),
+# with the skin tone. Onto the exemplar's own distribution instead (halftone's is half paper) the skin's lighter
+# inks all land on its paper and are drawn at random among themselves: light blotches over dark skin
 TONE_MAP = 0.7
 TONE_GRID = np.linspace(0.0, 1.0, 1025)
 STATS = tuple(f.name for f in dataclasses.fields(LayoutStats))
@@ -114,8 +115,8 @@ class ComicStyle(nn.Module):
         """(H, W, 3) uint8 comic version of an (H, W, 3) uint8 sRGB image (an albedo in UV space), H and W
         multiples of 4: its layout on its own k-means palette, this style's drawing in the image's own k-means
         colours (so its colours are kept), at ``temperature_scale`` times the learned palette temperature.
-        ``tone_map``: how far (0-1) the image's values are moved onto the exemplar's distribution before it is
-        drawn (``tone_tables``); the drawing is mapped back, so each ink stays the image's own colour.
+        ``tone_map``: how far (0-1) the image's values are moved onto the exemplar's range before it is drawn
+        (``tone_tables``); the drawing is mapped back, so each ink stays the image's own colour.
         ``keep``: (H, W) bool masks of small regions (lips, nails) whose mean colour joins both palettes, so they
         keep their own colour where k-means would merge them into the skin."""
         h, w = image.shape[:2]
@@ -145,14 +146,15 @@ class ComicStyle(nn.Module):
 
     def tone_tables(self, smooth: np.ndarray, strength: float) -> np.ndarray:
         """(3, len(TONE_GRID)) strictly increasing map of each channel's values on ``TONE_GRID``: ``strength`` of
-        the way from the identity to the map that takes the (H, W, 3) image's value at each rank to the
-        exemplar's (its blurred training part's) value at that rank."""
+        the way from the identity to the map that takes the (H, W, 3) image's value at each rank r to the
+        exemplar's (its blurred training part's) 1st percentile + r x its 1st-99th percentile range."""
         ranks = np.linspace(0.0, 1.0, N_QUANTILES)
         ramp = ranks * 1e-6  # ties (flat runs of values) made strictly increasing, so each map can be inverted
         tables = []
         for c in range(3):
             own = np.maximum.accumulate(np.quantile(smooth[::2, ::2, c], ranks) + ramp)
-            target = np.interp(TONE_GRID, own, np.maximum.accumulate(self.quantiles[c].double().numpy() + ramp))
+            lo, hi = np.interp([0.01, 0.99], ranks, self.quantiles[c].double().numpy())
+            target = np.interp(TONE_GRID, own, lo + ranks * (hi - lo))
             tables.append((1.0 - strength) * TONE_GRID + strength * target + TONE_GRID * 1e-3)  # slope >= 1e-3:
             # invertible in float32 across the gaps between an 8-bit image's values, where the target map is flat
         return np.stack(tables)
