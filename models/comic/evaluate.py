@@ -148,11 +148,12 @@ def evaluate(style: str | Path, seed: int | None = None, n: int | None = None, o
     seam_seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=SEAM_TILES)]
     seams, controls, single, wrap_all = {}, {}, {}, True
     for size in seam_sizes:
-        tiles = [_u(model.synth(size, s)) for s in seam_seeds]
-        seams[str(size)] = pooled_seam_ratio(tiles)
-        controls[str(size)] = pooled_seam_ratio(tiles, control=True)
-        single[str(size)] = [round(seam_ratio(t), 3) for t in tiles]
-        wrap_all &= all(wraps(t) for t in tiles)
+        sized = [_u(model.synth(size, s)) for s in seam_seeds]
+        seams[str(size)] = pooled_seam_ratio(sized)
+        controls[str(size)] = pooled_seam_ratio(sized, control=True)
+        single[str(size)] = [round(seam_ratio(t), 3) for t in sized]
+        wrap_all &= all(wraps(t) for t in sized)
+    # the GAN row's tiles, the held-out crops' size
     diversity = float(np.mean([np.abs(tiles[i] - tiles[j]).mean() for i, j in combinations(range(n), 2)]))
     same = bool(np.array_equal(model.synth(side, seeds[0]), model.synth(side, seeds[0])))
     speed = _speed(model)
