@@ -12,6 +12,9 @@ reference for how far below the floor an optimiser of one statistic gets on that
 
 Stylised avatars (``stylised_avatars``): tone, regions, flatness and palette of the style on avatars' albedos.
 
+Seed diversity: pixel L1 among the GAN row's tiles against that among the held-out crops, and how that statistic
+scatters from draw to draw for real training crops and for GAN tiles (``diversity_spread``).
+
 Seams: at each size of ``seam_sizes``, the seam ratio pooled over 8 tiles beside the same statistic across their
 middle lines (a control: no seam can be there), and each tile's own ratio.
 
@@ -115,7 +118,7 @@ def evaluate(style: str | Path, seed: int | None = None, n: int | None = None, o
         "gram": float(np.mean([feats.gram(crops[i], crops[j]) for i, j in floor_pairs])),
         "sifid": float(np.mean([feats.sifid(crops[i], crops[j]) for i, j in floor_pairs])),
         "nearest_patch": float(np.mean([nearest_patch(c, train_part) for c in crops])),
-        "pixel_l1": float(np.mean([np.abs(crops[i] - crops[j]).mean() for i, j in floor_pairs])),
+        "pixel_l1": _pixel_l1(crops),
         "crops": len(crops), "side": side,
     }
     seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=n)]
@@ -154,17 +157,45 @@ def evaluate(style: str | Path, seed: int | None = None, n: int | None = None, o
         single[str(size)] = [round(seam_ratio(t), 3) for t in sized]
         wrap_all &= all(wraps(t) for t in sized)
     # the GAN row's tiles, the held-out crops' size
-    diversity = float(np.mean([np.abs(tiles[i] - tiles[j]).mean() for i, j in combinations(range(n), 2)]))
+    diversity = _pixel_l1(tiles)
+    spread = diversity_spread(model, train_part, side, n, floor["pixel_l1"], seed)
     same = bool(np.array_equal(model.synth(side, seeds[0]), model.synth(side, seeds[0])))
     speed = _speed(model)
     stylised = stylised_avatars(model, seed, avatars) if avatars else None
     report = {"style": folder.name, "seed": seed, "floor": floor, "rows": rows, "seam_ratio_by_size": seams,
               "seam_control_by_size": controls, "seam_ratio_single_tiles": single, "wraps_all_sizes": wrap_all,
-              "diversity_pixel_l1": diversity, "same_seed_same_bytes": same, "speed": speed,
+              "diversity_pixel_l1": diversity, "diversity_spread": spread, "same_seed_same_bytes": same,
+              "speed": speed,
               "stylised_avatars": stylised, "optimiser_cpu_minutes": optimiser_minutes,
               "seconds": round(time.perf_counter() - t0, 1), "threads": torch.get_num_threads()}
     report["acceptance"] = acceptance(report)
     return report
+
+
+SPREAD_DRAWS, SPREAD_TILES = 200, 48
+
+
+def _pixel_l1(images: list[np.ndarray]) -> float:
+    """Mean absolute difference (sRGB units) over the pairs of equally sized (H, W, 3) images."""
+    return float(np.mean([np.abs(images[i] - images[j]).mean() for i, j in combinations(range(len(images)), 2)]))
+
+
+def diversity_spread(model: ComicStyle, train_part: np.ndarray, side: int, n: int, floor: float, seed: int) -> dict:
+    """How the seed-diversity statistic (pixel L1 among ``n`` images) scatters from draw to draw: over
+    ``SPREAD_DRAWS`` draws of ``n`` real crops of the training part (what a perfect sampler of the style gives) and
+    of ``n`` of ``SPREAD_TILES`` GAN tiles, its mean, deviation and the share of draws at or above the held-out
+    crops' value ``floor``. Its own random stream, so the other rows' draws stay as they were."""
+    rng = np.random.default_rng([seed, 4])
+    h, w = train_part.shape[:2]
+    real = [_pixel_l1([train_part[y: y + side, x: x + side] for y, x in
+                       zip(rng.integers(h - side + 1, size=n), rng.integers(w - side + 1, size=n), strict=True)])
+            for _ in range(SPREAD_DRAWS)]
+    tiles = [_u(model.synth(side, int(s))) for s in rng.integers(0, 2**31 - 1, size=SPREAD_TILES)]
+    gan = [_pixel_l1([tiles[i] for i in rng.choice(SPREAD_TILES, n, replace=False)]) for _ in range(SPREAD_DRAWS)]
+    out: dict = {"draws": SPREAD_DRAWS, "n": n}
+    for name, v in (("training_crops", np.array(real)), ("gan", np.array(gan))):
+        out[name] = {"mean": float(v.mean()), "sd": float(v.std()), "share_ge_floor": float(np.mean(v >= floor))}
+    return out
 
 
 AVATAR_REGIONS = ("lips", "eyebrows", "nails")
@@ -275,6 +306,11 @@ def print_report(r: dict) -> None:
                                           for k, v in r["seam_ratio_single_tiles"].items()))
     print(f"seed diversity (pixel L1 between tiles) {r['diversity_pixel_l1']:.4f} vs held-out crops "
           f"{f['pixel_l1']:.4f}; same seed, same bytes: {r['same_seed_same_bytes']}")
+    d = r.get("diversity_spread")
+    if d:
+        print(f"  over {d['draws']} draws of {d['n']}: " + "; ".join(
+            f"{k.replace('_', ' ')} {d[k]['mean']:.4f} (sd {d[k]['sd']:.4f}, {d[k]['share_ge_floor']:.0%} of draws "
+            f"at or above the held-out crops')" for k in ("training_crops", "gan")))
     s = r["speed"]
     print(f"synthesis of a {s['tile']}^2 tile: {s['seconds_median'] * 1000:.0f} ms median ({s['threads']} threads)")
     a = r.get("stylised_avatars")

@@ -14,7 +14,7 @@ from PIL import Image
 
 from models.comic import train as comic_train
 from models.comic.data import LayoutStats, layout, load_exemplar, random_layout, split
-from models.comic.evaluate import evaluate
+from models.comic.evaluate import evaluate, print_report
 from models.comic.metrics import (
     RandomFeatures,
     flat_fraction,
@@ -276,6 +276,15 @@ def test_evaluation_prints_every_row_and_checks(smoke_style, capsys):
     # hold or not by the seed draw
     assert isinstance(r["wraps_all_sizes"], bool)
     assert all(v <= 1.5 for v in r["seam_ratio_by_size"].values()), r["seam_ratio_by_size"]
+    # how the seed-diversity statistic scatters: real crops of the training part differ from each other about as
+    # held-out crops do (the same image; a crop compared with itself would give 0)
+    d = r["diversity_spread"]
+    assert d["draws"] == 200 and d["n"] == 2
+    assert 0.5 * r["floor"]["pixel_l1"] < d["training_crops"]["mean"] < 2.0 * r["floor"]["pixel_l1"], d
+    for k in ("training_crops", "gan"):
+        assert d[k]["sd"] > 0 and 0.0 <= d[k]["share_ge_floor"] <= 1.0
+    print_report(r)
+    assert "over 200 draws of 2: training crops" in capsys.readouterr().out
 
 
 def test_comic_commands_list_and_synth(smoke_style, tmp_path, monkeypatch, capsys):
