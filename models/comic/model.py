@@ -55,13 +55,39 @@ def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, padding_mode="circular")
 
 
+def _wrapped(parts: list[torch.Tensor], p: int) -> torch.Tensor:
+    """(B, sum C, H + 2p, W + 2p): the (B, C_i, H, W) ``parts`` stacked along channels and padded circularly by
+    ``p``, in one allocation: the same values as ``F.pad(torch.cat(parts, 1), (p,) * 4, mode="circular")``
+    without the concatenation's extra copy (full-resolution copies are a sizeable share of a tile's time)."""
+    b, (h, w) = parts[0].shape[0], parts[0].shape[-2:]
+    out = parts[0].new_empty(b, sum(t.shape[1] for t in parts), h + 2 * p, w + 2 * p)
+    c = 0
+    for t in parts:
+        out[:, c: c + t.shape[1], p: p + h, p: p + w] = t
+        c += t.shape[1]
+    out[..., :p, p: p + w] = out[..., h: h + p, p: p + w]  # top margin: the last rows
+    out[..., p + h:, p: p + w] = out[..., p: 2 * p, p: p + w]  # bottom margin: the first rows
+    out[..., :p] = out[..., w: w + p]  # left margin (corners included): the last columns
+    out[..., p + w:] = out[..., p: 2 * p]
+    return out
+
+
+def _apply(conv: nn.Conv2d, *parts: torch.Tensor) -> torch.Tensor:
+    """``conv`` (circular padding) of its inputs ``parts`` stacked along channels, the padding done by
+    ``_wrapped``: the same call as ``conv(torch.cat(parts, 1))``, which other padding modes still make."""
+    if conv.padding_mode != "circular":
+        return conv(torch.cat(parts, 1))
+    x = _wrapped(list(parts), conv.padding[0])
+    return F.conv2d(x, conv.weight, conv.bias, conv.stride)
+
+
 class _Block(nn.Module):
     def __init__(self, ch: int) -> None:
         super().__init__()
         self.a, self.b = _conv(ch, ch), _conv(ch, ch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + 0.5 * self.b(F.leaky_relu(self.a(x), 0.2))
+        return x + 0.5 * _apply(self.b, F.leaky_relu(_apply(self.a, x), 0.2))
 
 
 class ComicGenerator(nn.Module):
@@ -107,13 +133,13 @@ class ComicGenerator(nn.Module):
         (B, noise, H/4, W/4); phase (B, waves); temperature_scale: times the palette head's learned temperature
         (below 1: crisper, fewer mixed colours)."""
         h, w = layout.shape[-2:]
-        x0 = F.leaky_relu(self.stem(torch.cat([layout, noise_full, self.waves_at(h, w, phase, tile)], 1)), 0.2)
-        x1 = F.leaky_relu(self.down1(x0), 0.2)
-        x2 = F.leaky_relu(self.down2(x1), 0.2)
-        x2 = self.body(F.leaky_relu(self.join(torch.cat([x2, noise_low], 1)), 0.2))
-        u = F.leaky_relu(self.up2(torch.cat([F.interpolate(x2, scale_factor=2.0, mode="nearest"), x1], 1)), 0.2)
-        u = F.leaky_relu(self.up1(torch.cat([F.interpolate(u, scale_factor=2.0, mode="nearest"), x0], 1)), 0.2)
-        return self.ink(layout[:, :3] + self.out(u), palette, temperature_scale)
+        x0 = F.leaky_relu(_apply(self.stem, layout, noise_full, self.waves_at(h, w, phase, tile)), 0.2)
+        x1 = F.leaky_relu(_apply(self.down1, x0), 0.2)
+        x2 = F.leaky_relu(_apply(self.down2, x1), 0.2)
+        x2 = self.body(F.leaky_relu(_apply(self.join, x2, noise_low), 0.2))
+        u = F.leaky_relu(_apply(self.up2, F.interpolate(x2, scale_factor=2.0, mode="nearest"), x1), 0.2)
+        u = F.leaky_relu(_apply(self.up1, F.interpolate(u, scale_factor=2.0, mode="nearest"), x0), 0.2)
+        return self.ink(layout[:, :3] + _apply(self.out, u), palette, temperature_scale)
 
     def ink(self, colour: torch.Tensor, palette: torch.Tensor, temperature_scale: float = 1.0) -> torch.Tensor:
         """(B, 3, H, W) colours drawn in the (B, K, 3) palette: the softmax(-|colour - p_k|^2 / T) weighted mean

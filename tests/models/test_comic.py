@@ -132,6 +132,37 @@ def test_smoke_training_writes_a_loadable_style_whose_tiles_wrap(smoke_style):
     assert out.shape == (64, 96, 3)
 
 
+def test_one_allocation_padding_gives_the_convolutions_exactly_what_concatenate_then_pad_did():
+    """The generator stacks and wraps each convolution's inputs in one buffer; the values, the convolution and so
+    the tiles are the same bytes as ``Conv2d(padding_mode="circular")`` on the concatenation (and gradients agree)."""
+    from models.comic import model as comic_model
+
+    gen = torch.Generator().manual_seed(0)
+    parts = [torch.randn(2, c, 12, 20, generator=gen) for c in (3, 1, 5)]
+    for p in (1, 2, 3):
+        expected = torch.nn.functional.pad(torch.cat(parts, 1), (p,) * 4, mode="circular")
+        assert torch.equal(comic_model._wrapped(parts, p), expected), p
+    style = ComicStyle(comic_model.ComicConfig())
+    for prm in style.parameters():  # the output layer starts at zero: give every layer a say
+        torch.nn.init.normal_(prm, 0.0, 0.1, generator=gen)
+    lay, inks = torch.rand(2, 4, 40, 48, generator=gen), torch.rand(2, 8, 3, generator=gen)
+    noise = style.noise(2, 40, 48, gen)
+    outputs, grads = [], []
+    for apply in (lambda conv, *xs: conv(torch.cat(xs, 1)), comic_model._apply):
+        mp = pytest.MonkeyPatch()
+        mp.setattr(comic_model, "_apply", apply)
+        try:
+            style.zero_grad()
+            out = style.generator(lay, inks, *noise)
+            out.square().mean().backward()
+        finally:
+            mp.undo()
+        outputs.append(out.detach())
+        grads.append(torch.cat([p.grad.flatten() for p in style.generator.parameters()]))
+    assert torch.equal(outputs[0], outputs[1])
+    assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-7)
+
+
 def test_the_generator_draws_in_the_palette_it_is_given(smoke_style):
     """Every output pixel is a mix of the given palette's colours; at a low temperature, one of them (flat inks),
     whatever the generator's weights."""
