@@ -143,9 +143,8 @@ def evaluate(style: str | Path, seed: int | None = None, n: int | None = None, o
                          train_part)
     rows["blur"] = _row(feats, [gaussian_blur(tcrop, model.cfg.sigma, periodic=False)], crops, palette, train_part)
     rows["patch_shuffle"] = _row(feats, [_shuffled(tcrop, 32, rng)], crops, palette, train_part)
-    real_rng = np.random.default_rng([seed, 3])  # its own stream: the other rows' draws stay as they were
-    real = [train_part[y: y + side, x: x + side] for y, x in zip(real_rng.integers(h - side + 1, size=n),
-                                                                real_rng.integers(w - side + 1, size=n), strict=True)]
+    # its own stream: the other rows' draws stay as they were
+    real = _random_crops(train_part, side, n, np.random.default_rng([seed, 3]))
     rows["training_crops"] = _row(feats, real, crops, palette, train_part)
 
     seam_seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=SEAM_TILES)]
@@ -175,6 +174,14 @@ def evaluate(style: str | Path, seed: int | None = None, n: int | None = None, o
 SPREAD_DRAWS, SPREAD_TILES = 200, 48
 
 
+def _random_crops(image: np.ndarray, side: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` (side, side, 3) crops of an (H, W, 3) image at places drawn from ``rng`` (the n rows, then the n
+    columns)."""
+    h, w = image.shape[:2]
+    ys, xs = rng.integers(h - side + 1, size=n), rng.integers(w - side + 1, size=n)
+    return [image[y: y + side, x: x + side] for y, x in zip(ys, xs, strict=True)]
+
+
 def _pixel_l1(images: list[np.ndarray]) -> float:
     """Mean absolute difference (sRGB units) over the pairs of equally sized (H, W, 3) images."""
     return float(np.mean([np.abs(images[i] - images[j]).mean() for i, j in combinations(range(len(images)), 2)]))
@@ -186,10 +193,7 @@ def diversity_spread(model: ComicStyle, train_part: np.ndarray, side: int, n: in
     of ``n`` of ``SPREAD_TILES`` GAN tiles, its mean, deviation and the share of draws at or above the held-out
     crops' value ``floor``. Its own random stream, so the other rows' draws stay as they were."""
     rng = np.random.default_rng([seed, 4])
-    h, w = train_part.shape[:2]
-    real = [_pixel_l1([train_part[y: y + side, x: x + side] for y, x in
-                       zip(rng.integers(h - side + 1, size=n), rng.integers(w - side + 1, size=n), strict=True)])
-            for _ in range(SPREAD_DRAWS)]
+    real = [_pixel_l1(_random_crops(train_part, side, n, rng)) for _ in range(SPREAD_DRAWS)]
     tiles = [_u(model.synth(side, int(s))) for s in rng.integers(0, 2**31 - 1, size=SPREAD_TILES)]
     gan = [_pixel_l1([tiles[i] for i in rng.choice(SPREAD_TILES, n, replace=False)]) for _ in range(SPREAD_DRAWS)]
     out: dict = {"draws": SPREAD_DRAWS, "n": n}
