@@ -96,10 +96,9 @@ class SurfaceMaps:
     def __init__(self, uvs: np.ndarray, albedo: np.ndarray, normal: np.ndarray | None,
                  roughness: np.ndarray | None) -> None:
         self.uvs = np.asarray(uvs, dtype=np.float32).reshape(-1, 2)
-        # GL's texture origin is the first row uploaded: flip rows so that v = 0 is the image's bottom row
-        self._images = {"albedo": np.flipud(albedo).copy(),
-                        "normal": None if normal is None else np.flipud(normal).copy(),
-                        "roughness": None if roughness is None else np.flipud(roughness).copy()}
+        # images as they are, row 0 at the top: pyrender flips the rows itself when it uploads a texture, so
+        # that v = 0 samples the image's bottom row
+        self._images = {"albedo": albedo, "normal": normal, "roughness": roughness}
         self._material = None
 
     def material(self, pr) -> object:
@@ -107,8 +106,10 @@ class SurfaceMaps:
             im = self._images
             mr = None
             if im["roughness"] is not None:
+                # pyrender's shader reads roughness from R and metalness from G (glTF: G and B); roughness in both
+                # R and G with B = 0 reads right either way (metalness is the factor 0 times G, or B)
                 r = im["roughness"]
-                mr = pr.Texture(source=np.stack([np.zeros_like(r), r, np.zeros_like(r)], -1), source_channels="RGB")
+                mr = pr.Texture(source=np.stack([r, r, np.zeros_like(r)], -1), source_channels="RGB")
             self._material = pr.MetallicRoughnessMaterial(
                 baseColorTexture=pr.Texture(source=im["albedo"], source_channels="RGB"),
                 normalTexture=None if im["normal"] is None else pr.Texture(source=im["normal"], source_channels="RGB"),

@@ -76,3 +76,48 @@ def test_previews_draw_the_albedo_and_the_normal_maps_shading(body):
     assert red[:, 0].mean() > 2 * red[:, 2].mean() and blue[:, 2].mean() > 2 * blue[:, 0].mean()  # the albedo
     # the normal map shades: same albedo and geometry, a different light response texel by texel
     assert np.abs(bumpy_red - red).mean() > 5.0
+
+
+def test_previews_sample_the_image_row_the_uvs_point_at(body):
+    """UVs have their origin bottom-left (v = 1 is the image's top row, as in Blender and in glTF after its
+    flip): faces whose UVs all lie in the upper half of the UV square draw the image's upper half, and the lower
+    ones its lower half. Drawn unlit, so the colour is the texel's."""
+    from pipeline.preview.offscreen import SurfaceMaps
+
+    rig = body.rig("game_engine")
+    a = avatar_from_batch(body, rig, assemble(body, rig, body.presets["adult_woman"]), 0, "w", 4)
+    v = a.vertices.astype(np.float64)
+    s = 64
+    albedo = np.zeros((s, s, 3), np.uint8)
+    albedo[: s // 2] = (220, 30, 30)  # upper rows red, lower rows blue
+    albedo[s // 2:] = (30, 30, 220)
+    corner_v = a.uvs[..., 1]
+    with Renderer(200, 400) as r:
+        for part, red_wanted in ((corner_v > 0.55).all(1), True), ((corner_v < 0.45).all(1), False):
+            assert part.sum() > 1000
+            maps = SurfaceMaps(a.uvs[part], albedo, None, None)
+            img, depth = r.render(v, a.faces[part], (0.8, 0.6, 0.5, 1), FRONT, 2.2, 0.9, maps, flat=True)
+            px = img.astype(np.float64)[depth > 0]
+            assert len(px) > 500
+            red_share = float(np.mean(px[:, 0] > px[:, 2]))
+            assert (red_share > 0.95) if red_wanted else (red_share < 0.05), (red_wanted, red_share)
+
+
+def test_a_roughness_map_draws_like_the_same_roughness_as_a_factor(body):
+    """A uniform roughness map of 0.7 shades like the material's roughness factor 0.7 without a map (the map's
+    channel is the one the renderer reads: a wrong one reads roughness 0, a mirror with sparkling highlights)."""
+    from pipeline.preview.offscreen import SurfaceMaps
+
+    rig = body.rig("game_engine")
+    a = avatar_from_batch(body, rig, assemble(body, rig, body.presets["adult_man"]), 0, "m", 4)
+    v = a.vertices.astype(np.float64)
+    s = 64
+    albedo = np.full((s, s, 3), 150, np.uint8)
+    images = []
+    with Renderer(200, 400) as r:
+        for rough in (None, np.full((s, s), round(0.7 * 255), np.uint8)):
+            maps = SurfaceMaps(a.uvs, albedo, None, rough)
+            img, depth = r.render(v, a.faces, (0.8, 0.6, 0.5, 1), FRONT, 2.2, 0.9, maps)
+            images.append(img.astype(np.float64)[depth > 0])
+    diff = np.abs(images[0] - images[1]).max(-1)
+    assert np.mean(diff > 8) < 0.001, np.mean(diff > 8)
