@@ -50,7 +50,7 @@ def main() -> None:
     scene = bpy.context.scene
     width_m, frame_h = x - gap + margin, 2.05
     width_px, height_px = 1600, round(1600 * frame_h / width_m)
-    configure_render(scene, "cycles", width_px, height_px, args.samples)
+    configure_render(scene, "cycles", width_px, height_px, args.samples, denoise=False)
     add_lights(scene)
     cam = add_camera(scene, FRONT, frame_h, frame_h / 2 - 0.03, width_px / height_px, centre_x=width_m / 2)
     cam.data.ortho_scale = max(width_m, frame_h)

@@ -78,7 +78,7 @@ def main() -> None:
             arm, _mesh = build_stage(avatar, ctx)
             scene = bpy.context.scene
             s = args.size
-            configure_render(scene, "cycles", s, s * 2, args.samples)
+            configure_render(scene, "cycles", s, s * 2, args.samples, denoise=False)
             made = add_lights(scene)
             pose = relaxed_arms(avatar)
             pose_armature(arm, avatar, pose)
@@ -97,7 +97,7 @@ def main() -> None:
             for k, (view, frame_h, centre, (w, h)) in enumerate(((FRONT, body_h, body, (s, 2 * s)),
                                                                  (FRONT, 0.28, face, (s, s)),
                                                                  (SIDE, 0.17, hand, (s, s)))):
-                configure_render(scene, "cycles", w, h, args.samples)
+                configure_render(scene, "cycles", w, h, args.samples, denoise=False)
                 cam = add_camera(scene, view, frame_h, 0.0, w / h)
                 d = np.asarray(view.direction, dtype=np.float64)
                 cam.location = (centre + d / np.linalg.norm(d) * 6.0).tolist()

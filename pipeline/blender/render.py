@@ -91,9 +91,11 @@ def over_background(path: Path) -> None:
     Image.alpha_composite(bg, fg).convert("RGB").save(path, format="PNG")
 
 
-def configure_render(scene: Any, engine: str, width: int, height: int, samples: int, threads: int = 0) -> None:
+def configure_render(scene: Any, engine: str, width: int, height: int, samples: int, threads: int = 0,
+                     denoise: bool = True) -> None:
     """Engine, size, transparent film (composited later), the Standard view transform, CPU sampling; ``threads``
-    render threads (0: Blender's automatic count)."""
+    render threads (0: Blender's automatic count). ``denoise``: Cycles' samples through OpenImageDenoise, guided
+    by the albedo and normal passes (a few samples per pixel are grain over the skin without it)."""
     render = scene.render
     render.threads_mode = "FIXED" if threads > 0 else "AUTO"
     if threads > 0:
@@ -107,7 +109,12 @@ def configure_render(scene: Any, engine: str, width: int, height: int, samples: 
     if engine == "cycles":
         scene.cycles.samples = samples
         scene.cycles.device = "CPU"
-        scene.cycles.use_denoising = False
+        scene.cycles.use_denoising = denoise
+        if denoise:  # FAST: +0.2 s a 384 x 512 view on 2 threads, as clean at that size as HIGH (+1.5 s)
+            scene.cycles.denoiser = "OPENIMAGEDENOISE"
+            scene.cycles.denoising_input_passes = "RGB_ALBEDO_NORMAL"
+            scene.cycles.denoising_quality = "FAST"
+            scene.cycles.denoising_prefilter = "FAST"
     else:
         scene.eevee.taa_render_samples = samples
 
@@ -126,7 +133,7 @@ def _restore_pose(saved: list[tuple[Any, str, Any, Any]]) -> None:
 def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str = "cycles",
                     width: int = 384, height: int = 512, samples: int = 16, threads: int = 0,
                     still: Callable[[Any, Any, Path, Path], Path] | None = None,
-                    scene: Any = None) -> dict[str, Path]:
+                    scene: Any = None, denoise: bool = True) -> dict[str, Path]:
     """preview.png (front) and preview_side.png (side) of a built avatar; returns {"front": path, "side": path}.
 
     ``scene``: the scene to light and render (default: the context's); it gets the engine settings, lights and
@@ -140,7 +147,7 @@ def render_previews(arm_obj: Any, avatar: AvatarData, folder: Path, engine: str 
         raise ValueError(f"preview engine {engine!r}: allowed pyrender, {', '.join(ENGINES)}")
     scene = scene or bpy.context.scene
     render = scene.render
-    configure_render(scene, engine, width, height, samples, threads)
+    configure_render(scene, engine, width, height, samples, threads, denoise)
     made: list[Any] = add_lights(scene)
     pose = _saved_pose(arm_obj)
     pose_armature(arm_obj, avatar, relaxed_arms(avatar))

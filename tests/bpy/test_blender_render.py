@@ -70,3 +70,28 @@ def test_cycles_previews_frame_the_body_at_scale_in_skin_colour(body, tmp_path):
     # the render leaves the avatar as it was: rest pose, no extra objects
     assert all(np.allclose(pb.matrix_basis, np.eye(4)) for pb in arm.pose.bones)
     assert sorted(o.type for o in bpy.context.scene.objects) == ["ARMATURE", "MESH"]
+
+
+def _grain(path, bg: np.ndarray) -> float:
+    """Mean absolute difference between horizontally adjacent body pixels (sRGB levels), away from the outline."""
+    img = np.asarray(Image.open(path).convert("RGB")).astype(np.float64)
+    body_px = np.abs(img - bg).max(axis=2) > 8
+    inner = body_px.copy()
+    for axis in (0, 1):
+        for shift in (-2, 2):
+            inner &= np.roll(body_px, shift, axis=axis)
+    pairs = inner[:, :-1] & inner[:, 1:]
+    return float(np.abs(img[:, 1:] - img[:, :-1]).max(axis=2)[pairs].mean())
+
+
+def test_cycles_previews_are_denoised(body, tmp_path):
+    """A few samples per pixel are grain over the skin; the preview goes through the denoiser, so its
+    neighbouring body pixels differ far less than in the same render without it."""
+    a, (arm, _) = _textured(body, "adult_man", ita=20.0)
+    bg = np.round(np.array(BACKGROUND[:3]) * 255)
+    grain = {}
+    for denoise in (True, False):
+        files = render_previews(arm, a, tmp_path / str(denoise), "cycles", width=192, height=256, samples=4,
+                                denoise=denoise)
+        grain[denoise] = _grain(files["front"], bg)
+    assert grain[True] < 0.5 * grain[False], grain
