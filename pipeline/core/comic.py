@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+QUANTISE_ROWS = 8192  # pixels per block of the palette distances in ``quantise``
+
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
     if not np.all(np.isfinite(value)) or np.any(np.asarray(value) < low) or np.any(np.asarray(value) > high):
@@ -117,9 +119,12 @@ def gaussian_blur(image: np.ndarray, sigma: float, periodic: bool = True) -> np.
     fy = np.fft.fftfreq(src.shape[0])[:, None]
     fx = np.fft.rfftfreq(src.shape[1])[None, :]
     g = np.exp(-2.0 * (np.pi * sigma) ** 2 * (fx * fx + fy * fy))
-    if src.ndim == 3:
-        g = g[..., None]
-    out = np.fft.irfft2(np.fft.rfft2(src, axes=(0, 1)) * g, s=src.shape[:2], axes=(0, 1))
+    # one channel at a time: the same transforms line by line (the same values) as the transform over axes
+    # (0, 1) of the (H, W, C) array, about twice as fast as running them across the interleaved channels
+    out = np.empty(src.shape)
+    for c in np.ndindex(src.shape[2:]):
+        plane = (Ellipsis, *c)
+        out[plane] = np.fft.irfft2(np.fft.rfft2(src[plane]) * g, s=src.shape[:2])
     return out if periodic else out[h // 2: h // 2 + h, w // 2: w // 2 + w]
 
 
@@ -175,8 +180,12 @@ def quantise(image: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.nda
     img = np.asarray(image, dtype=np.float64)
     pal = np.asarray(palette, dtype=np.float64)
     flat = img.reshape(-1, img.shape[-1])
-    # |x - p|^2 = |x|^2 - 2 x.p + |p|^2; |x|^2 is the same for every p, so one matrix product ranks them
-    idx = np.argmin((pal * pal).sum(-1)[None] - 2.0 * (flat @ pal.T), axis=1)
+    # |x - p|^2 = |x|^2 - 2 x.p + |p|^2; |x|^2 is the same for every p, so one matrix product ranks them; in
+    # blocks of rows, whose (rows, k) products stay in the CPU's cache (row by row the same values, ~2x faster)
+    sq = (pal * pal).sum(-1)[None]
+    idx = np.empty(len(flat), dtype=np.int64)
+    for a in range(0, len(flat), QUANTISE_ROWS):
+        idx[a: a + QUANTISE_ROWS] = np.argmin(sq - 2.0 * (flat[a: a + QUANTISE_ROWS] @ pal.T), axis=1)
     return pal[idx].reshape(img.shape), idx.reshape(img.shape[:-1])
 
 

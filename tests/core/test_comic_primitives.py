@@ -81,6 +81,36 @@ def test_periodic_blur_wraps_and_mirrored_blur_does_not():
     assert abs(gaussian_blur(img, 2.0).mean() - img.mean()) < 1e-12  # light is kept
 
 
+def test_blur_channel_by_channel_gives_the_whole_array_transform_exactly():
+    """The blur transforms one channel at a time: the same bytes as the transform over axes (0, 1) of the whole
+    (H, W, C) array (periodic and mirrored, odd sizes, 2-D and 3-D images)."""
+    rng = np.random.default_rng(5)
+    for shape in ((64, 64, 3), (37, 52, 3), (40, 33), (31, 30, 4)):
+        img = rng.random(shape)
+        for periodic in (True, False):
+            h, w = shape[:2]
+            src = img if periodic else np.pad(img, [(h // 2, h // 2), (w // 2, w // 2)] + [(0, 0)] * (img.ndim - 2),
+                                              mode="symmetric")
+            fy, fx = np.fft.fftfreq(src.shape[0])[:, None], np.fft.rfftfreq(src.shape[1])[None, :]
+            g = np.exp(-2.0 * (np.pi * 2.5) ** 2 * (fx * fx + fy * fy))
+            g = g[..., None] if src.ndim == 3 else g
+            whole = np.fft.irfft2(np.fft.rfft2(src, axes=(0, 1)) * g, s=src.shape[:2], axes=(0, 1))
+            whole = whole if periodic else whole[h // 2: h // 2 + h, w // 2: w // 2 + w]
+            assert np.array_equal(gaussian_blur(img, 2.5, periodic), whole), (shape, periodic)
+
+
+def test_quantisation_in_blocks_of_rows_gives_the_whole_array_ranking_exactly():
+    from pipeline.core.comic import QUANTISE_ROWS
+
+    rng = np.random.default_rng(6)
+    pal = rng.random((8, 3))
+    for n in (QUANTISE_ROWS * 3 + 17, 100):
+        img = rng.random((n, 1, 3))
+        q, idx = quantise(img, pal)
+        whole = np.argmin((pal * pal).sum(-1)[None] - 2.0 * (img.reshape(-1, 3) @ pal.T), axis=1)
+        assert np.array_equal(idx.ravel(), whole) and np.array_equal(q.reshape(-1, 3), pal[whole])
+
+
 def test_palette_and_quantisation_recover_known_colours():
     rng = np.random.default_rng(1)
     colours = np.array([[0.1, 0.1, 0.2], [0.8, 0.3, 0.2], [0.9, 0.9, 0.8]])
