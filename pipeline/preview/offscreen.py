@@ -31,6 +31,13 @@ class Renderer:
 
     def close(self) -> None:
         self._r.delete()
+        if os.environ.get("PYOPENGL_PLATFORM") == "egl":
+            # pyrender leaves its deleted context current on this thread (its make_uncurrent does nothing), and
+            # the next user of EGL in the process then finds a current context on a terminated display: Blender's
+            # EEVEE aborts the process there ("No provider of eglGetCurrentContext found")
+            from OpenGL.EGL import eglReleaseThread
+
+            eglReleaseThread()
 
     def __enter__(self) -> Renderer:
         return self
