@@ -156,21 +156,24 @@ def glb_stage(avatar: AvatarData, folder: Path, name: str) -> dict[str, Path]:
 def export_stage(objects: tuple[Any, Any], folder: Path, name: str, fmt: str,
                  avatar: AvatarData | None = None) -> dict[str, Path]:
     """One format through Blender's exporter; USD's textures written beside the stage are returned too, and for
-    the FBX presets the avatar's roughness packed for the engine (``formats.engine_maps``)."""
+    the FBX presets the avatar's roughness packed for the engine and, for Unreal, its normals DirectX-style
+    (``formats.engine_maps``)."""
     from pipeline.blender.export import export
     from pipeline.formats.engine_maps import ENGINE_MAPS
     from pipeline.formats.png import encode_png
 
     files = {fmt: export(list(objects), export_path(folder, name, fmt), fmt)}
-    packed = {f"{name}_{label}.png" for label, _ in ENGINE_MAPS.values()}
+    packed = {f"{name}_{label}.png" for maps in ENGINE_MAPS.values() for label, _, _ in maps}
     if fmt == "usd":
         files.update({f"{fmt}:{p.name}": p for p in sorted((folder / "textures").glob("*.png"))
                       if p.name not in packed})
-    if fmt in ENGINE_MAPS and avatar is not None and avatar.roughness_map is not None:
-        label, pack = ENGINE_MAPS[fmt]
+    for label, key, pack in ENGINE_MAPS.get(fmt, ()) if avatar is not None else ():
+        source = getattr(avatar, key)
+        if source is None:
+            continue
         path = folder / "textures" / f"{name}_{label}.png"
         path.parent.mkdir(exist_ok=True)
-        files[f"{fmt}:{path.name}"] = atomic_write_bytes(path, encode_png(pack(avatar.roughness_map), srgb=False))
+        files[f"{fmt}:{path.name}"] = atomic_write_bytes(path, encode_png(pack(source), srgb=False))
     return files
 
 

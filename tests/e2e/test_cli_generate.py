@@ -157,8 +157,8 @@ def test_cycles_previews_and_usd_textures_are_recorded(tmp_path):
     assert code == 0, manifest
     files = manifest["avatars"]["a"]["files"]
     # Blender previews: front and side (the pose sheet is pyrender's); USD's maps beside the stage and the roughness
-    # packed for Unreal (ORM) and Unity (mask map) beside the FBX files, all checksummed
-    maps = {f"textures/a_{m}.png" for m in ("albedo", "normal", "roughness", "ORM", "MaskMap")}
+    # packed for Unreal (ORM, the normals DirectX-style) and Unity (mask map) beside the FBX files, all checksummed
+    maps = {f"textures/a_{m}.png" for m in ("albedo", "normal", "roughness", "ORM", "NormalDX", "MaskMap")}
     assert {"preview.png", "preview_side.png", "a.usdc", "a.glb", "a.unity.fbx", "a.unreal.fbx"} | maps <= set(files)
     assert "preview_poses.png" not in files
     folder = tmp_path / "o" / "a"
@@ -169,6 +169,9 @@ def test_cycles_previews_and_usd_textures_are_recorded(tmp_path):
     mask = np.asarray(Image.open(folder / "textures" / "a_MaskMap.png"))
     assert orm.shape == (256, 256, 3) and (orm[..., 1] == rough).all() and rough.std() > 1.0
     assert mask.shape == (256, 256, 4) and (mask[..., 3] == 255 - rough).all()
+    normal = np.asarray(Image.open(folder / "textures" / "a_normal.png").convert("RGB")).astype(int)
+    dx = np.asarray(Image.open(folder / "textures" / "a_NormalDX.png")).astype(int)
+    assert dx.shape == (256, 256, 3) and (dx[..., 1] == 255 - normal[..., 1]).all() and normal[..., 1].std() > 1.0
     for name, info in files.items():
         assert sha256_file(folder / name) == info["sha256"], name
     assert (tmp_path / "o" / "contact_sheet.png").exists()
