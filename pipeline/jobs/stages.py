@@ -167,8 +167,8 @@ def export_stage(objects: tuple[Any, Any], folder: Path, name: str, fmt: str,
     if fmt == "usd":
         files.update({f"{fmt}:{p.name}": p for p in sorted((folder / "textures").glob("*.png"))
                       if p.name not in packed})
-    for label, key, pack in ENGINE_MAPS.get(fmt, ()) if avatar is not None else ():
-        source = getattr(avatar, key)
+    for label, key, pack in ENGINE_MAPS.get(fmt, ()):
+        source = None if avatar is None else getattr(avatar, key)
         if source is None:
             continue
         path = folder / "textures" / f"{name}_{label}.png"
